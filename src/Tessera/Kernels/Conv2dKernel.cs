@@ -20,8 +20,12 @@ namespace Tessera.Kernels;
 /// </summary>
 public static unsafe class Conv2dKernel
 {
-    /// <summary>Default upper bound, in elements, of the im2col scratch for one chunk of images.</summary>
-    internal const long DefaultColBudget = 1L << 22;
+    /// <summary>
+    /// Default upper bound, in elements, of the im2col scratch for one chunk of images (2 MiB of floats): small
+    /// enough that the column matrix is still in cache when the GEMM packs it, large enough that small planes
+    /// (e.g. MNIST-sized) batch many images into one GEMM. A single image may exceed it.
+    /// </summary>
+    internal const long DefaultColBudget = 1L << 19;
 
     /// <summary>Pointwise convolutions whose planes have at least this many pixels go straight to the GEMM.</summary>
     private const int PointwiseDirectMinPixels = 1024;
@@ -295,6 +299,32 @@ public static unsafe class Conv2dKernel
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int outH = g.OutH, outW = g.OutW, sw = g.StrideW;
+        if (sw == 1 && g.R * g.S <= MaxRowTaps)
+        {
+            // Unit horizontal stride: each output row is a sum of shifted input rows, computed in registers.
+            int rsTaps = g.R * g.S;
+            nint* rows = stackalloc nint[rsTaps];
+            T* wts = stackalloc T[rsTaps];
+            int* offs = stackalloc int[rsTaps];
+            for (int oh = 0; oh < outH; oh++)
+            {
+                int taps = 0;
+                for (int r = 0; r < g.R; r++)
+                {
+                    int ih = oh * g.StrideH - g.PadTop + r * g.DilationH;
+                    if ((uint)ih >= (uint)g.H) continue;
+                    for (int s = 0; s < g.S; s++)
+                    {
+                        rows[taps] = (nint)(xp + ih * g.W);
+                        wts[taps] = wp[r * g.S + s];
+                        offs[taps] = s * g.DilationW - g.PadLeft;
+                        taps++;
+                    }
+                }
+                CorrelateRow(yp + oh * outW, outW, b0, rows, wts, offs, taps, g.W);
+            }
+            return;
+        }
         for (int oh = 0; oh < outH; oh++)
         {
             var yrow = new Span<T>(yp + oh * outW, outW);
@@ -330,6 +360,8 @@ public static unsafe class Conv2dKernel
     {
         var geo = g;
         int mult = g.K / g.C, p = g.OutH * g.OutW, hw = g.H * g.W, rs = g.R * g.S;
+        int tapsMax = mult * rs;
+        bool unitStride = g.StrideH == 1 && g.StrideW == 1 && tapsMax <= MaxRowTaps;
         fixed (T* pdy0 = dy, pw0 = w, pdx0 = dx)
         {
             nint ady = (nint)pdy0, aw = (nint)pw0, adx = (nint)pdx0;
@@ -337,6 +369,37 @@ public static unsafe class Conv2dKernel
             {
                 int i = job / geo.C, ch = job % geo.C;
                 T* dxp = (T*)adx + (long)job * hw;
+                if (unitStride)
+                {
+                    // Gather form: dx row ih = Σ over (m, r, s) of w · (dy row ih + padTop - r·dilH, shifted).
+                    nint* rows = stackalloc nint[tapsMax];
+                    T* wts = stackalloc T[tapsMax];
+                    int* offs = stackalloc int[tapsMax];
+                    for (int ih = 0; ih < geo.H; ih++)
+                    {
+                        int taps = 0;
+                        for (int m = 0; m < mult; m++)
+                        {
+                            int kk = ch * mult + m;
+                            T* dyp = (T*)ady + ((long)i * geo.K + kk) * p;
+                            T* wp = (T*)aw + (long)kk * rs;
+                            for (int r = 0; r < geo.R; r++)
+                            {
+                                int oh = ih + geo.PadTop - r * geo.DilationH;
+                                if ((uint)oh >= (uint)geo.OutH) continue;
+                                for (int s = 0; s < geo.S; s++)
+                                {
+                                    rows[taps] = (nint)(dyp + oh * geo.OutW);
+                                    wts[taps] = wp[r * geo.S + s];
+                                    offs[taps] = geo.PadLeft - s * geo.DilationW;
+                                    taps++;
+                                }
+                            }
+                        }
+                        CorrelateRow(dxp + ih * geo.W, geo.W, T.Zero, rows, wts, offs, taps, geo.OutW);
+                    }
+                    return;
+                }
                 new Span<T>(dxp, hw).Clear();
                 for (int m = 0; m < mult; m++)
                 {
@@ -431,6 +494,62 @@ public static unsafe class Conv2dKernel
                 }
             });
         }
+    }
+
+    /// <summary>Most taps the register-blocked depthwise row kernel takes (they live on the stack).</summary>
+    private const int MaxRowTaps = 64;
+
+    /// <summary>
+    /// dst[j] = init + Σ_t wts[t] · src_t[j + offs[t]] for j in [0, len), skipping terms whose source index
+    /// falls outside [0, srcLen) (zero padding). src_t = (T*)rows[t]. The interior, where every tap is in
+    /// bounds, is vectorised with the accumulator held in a register.
+    /// </summary>
+    private static void CorrelateRow<T>(T* dst, int len, T init, nint* rows, T* wts, int* offs, int taps, int srcLen)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int jlo = 0, jhi = len;
+        for (int t = 0; t < taps; t++)
+        {
+            jlo = Math.Max(jlo, -offs[t]);
+            jhi = Math.Min(jhi, srcLen - offs[t]);
+        }
+        jlo = Math.Min(jlo, len);
+        if (jhi < jlo) jhi = jlo;
+
+        for (int j = 0; j < jlo; j++) dst[j] = EdgeTap(j, init, rows, wts, offs, taps, srcLen);
+        for (int j = jhi; j < len; j++) dst[j] = EdgeTap(j, init, rows, wts, offs, taps, srcLen);
+
+        int jj = jlo;
+        if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
+        {
+            int vc = Vector<T>.Count;
+            var vinit = new Vector<T>(init);
+            for (; jj <= jhi - vc; jj += vc)
+            {
+                var acc = vinit;
+                for (int t = 0; t < taps; t++)
+                    acc += new Vector<T>(wts[t]) * Unsafe.ReadUnaligned<Vector<T>>((T*)rows[t] + jj + offs[t]);
+                Unsafe.WriteUnaligned(dst + jj, acc);
+            }
+        }
+        for (; jj < jhi; jj++)
+        {
+            T acc = init;
+            for (int t = 0; t < taps; t++) acc += wts[t] * ((T*)rows[t])[jj + offs[t]];
+            dst[jj] = acc;
+        }
+    }
+
+    private static T EdgeTap<T>(int j, T init, nint* rows, T* wts, int* offs, int taps, int srcLen)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T acc = init;
+        for (int t = 0; t < taps; t++)
+        {
+            int q = j + offs[t];
+            if ((uint)q < (uint)srcLen) acc += wts[t] * ((T*)rows[t])[q];
+        }
+        return acc;
     }
 
     // ------------------------------------------------------------------------------------------------------

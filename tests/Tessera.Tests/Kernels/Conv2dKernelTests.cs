@@ -18,6 +18,8 @@ public class Conv2dKernelTests
         ["depthwise"] = new(N: 3, C: 4, H: 7, W: 6, K: 4, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, Groups: 4),
         ["depthwise mult2 stride2"] = new(N: 2, C: 3, H: 9, W: 8, K: 6, R: 3, S: 3, StrideH: 2, StrideW: 2, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, Groups: 3),
         ["depthwise dilated asymmetric"] = new(N: 1, C: 3, H: 8, W: 9, K: 3, R: 3, S: 2, StrideH: 1, StrideW: 2, PadTop: 1, PadLeft: 0, PadBottom: 0, PadRight: 1, DilationH: 2, DilationW: 1, Groups: 3),
+        ["depthwise mult2 dilated asymmetric unit stride"] = new(N: 2, C: 3, H: 9, W: 10, K: 6, R: 3, S: 3, PadTop: 2, PadLeft: 1, PadBottom: 0, PadRight: 2, DilationH: 1, DilationW: 2, Groups: 3),
+        ["depthwise stride (2,1) wide rows"] = new(N: 1, C: 2, H: 9, W: 21, K: 2, R: 3, S: 5, StrideH: 2, StrideW: 1, PadTop: 1, PadLeft: 2, PadBottom: 1, PadRight: 2, Groups: 2),
         ["1x1 small planes batched"] = new(N: 3, C: 5, H: 4, W: 6, K: 7, R: 1, S: 1),
         ["1x1 large planes direct"] = new(N: 2, C: 3, H: 33, W: 32, K: 4, R: 1, S: 1),
         ["1x1 groups2 large planes"] = new(N: 2, C: 4, H: 32, W: 33, K: 6, R: 1, S: 1, Groups: 2),
