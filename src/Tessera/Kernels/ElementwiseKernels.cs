@@ -42,6 +42,7 @@ public static class ElementwiseKernels
         int yo = y._offset;
         if (x.IsContiguous)
         {
+            if (x.Length < ParallelThreshold) { F.Apply(xs.AsSpan(x._offset, x.Length), ys.AsSpan(yo, x.Length)); return; }
             ParallelChunks(x.Length, (start, len) => F.Apply(xs.AsSpan(x._offset + start, len), ys.AsSpan(yo + start, len)));
             return;
         }
@@ -64,18 +65,22 @@ public static class ElementwiseKernels
         if (a.IsContiguous && b.IsContiguous && a.Length == y.Length && b.Length == y.Length)
         {
             int ao = a._offset, bo = b._offset;
+            // Small inputs skip the parallel split and its closure allocation.
+            if (y.Length < ParallelThreshold) { F.Apply(aa.AsSpan(ao, y.Length), bb.AsSpan(bo, y.Length), ys.AsSpan(yo, y.Length)); return; }
             ParallelChunks(y.Length, (s, len) => F.Apply(aa.AsSpan(ao + s, len), bb.AsSpan(bo + s, len), ys.AsSpan(yo + s, len)));
             return;
         }
         if (b.Length == 1 && a.IsContiguous && a.Length == y.Length)
         {
             T bv = bb[b._offset]; int ao = a._offset;
+            if (y.Length < ParallelThreshold) { F.Apply(aa.AsSpan(ao, y.Length), bv, ys.AsSpan(yo, y.Length)); return; }
             ParallelChunks(y.Length, (s, len) => F.Apply(aa.AsSpan(ao + s, len), bv, ys.AsSpan(yo + s, len)));
             return;
         }
         if (a.Length == 1 && b.IsContiguous && b.Length == y.Length)
         {
             T av = aa[a._offset]; int bo = b._offset;
+            if (y.Length < ParallelThreshold) { F.Apply(av, bb.AsSpan(bo, y.Length), ys.AsSpan(yo, y.Length)); return; }
             ParallelChunks(y.Length, (s, len) => F.Apply(av, bb.AsSpan(bo + s, len), ys.AsSpan(yo + s, len)));
             return;
         }
