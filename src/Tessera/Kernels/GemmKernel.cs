@@ -34,6 +34,12 @@ public static partial class GemmKernel
     /// <summary>Minimum m·n·k per worker thread before the work is split.</summary>
     internal static long MinWorkPerThread { get; set; } = 64L * 64 * 64;
 
+    /// <summary>Rectangles of C per worker thread (dynamic load balancing granularity).</summary>
+    internal static int TasksPerThread { get; set; } = 4;
+
+    /// <summary>Minimum m·n·k per rectangle of C handed to a worker.</summary>
+    internal static long MinWorkPerTask { get; set; } = 128L * 128 * 128;
+
     public static void Sgemm(bool transA, bool transB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
         => Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
@@ -113,37 +119,44 @@ public static partial class GemmKernel
         T* a, int lda, T* b, int ldb, T beta, T* c, int ldc) where T : unmanaged, IFloatingPointIeee754<T>
     {
         GetTile<T>(out int mr, out int nr);
-        // Choose a tm×tn grid of C rectangles (tm·tn = threads) that keeps each rectangle
-        // as square as possible (less redundant packing), with at least one tile per part.
-        int bestTm = 1, bestTn = threads;
-        double bestCost = double.MaxValue;
-        for (int tm = 1; tm <= threads; tm++)
+        // Cut C into a grid of independent rectangles (each runs the full packed algorithm) and let the
+        // workers take them dynamically: a thread that gets less CPU (a busy, shared machine) simply takes
+        // fewer rectangles. Aim for several rectangles per thread; halve the longer side each time.
+        long work = (long)m * n * k;
+        int target = (int)Math.Min(threads * TasksPerThread, Math.Max(threads, work / MinWorkPerTask));
+        int gm = 1, gn = 1;
+        while (gm * gn < target)
         {
-            if (threads % tm != 0) continue;
-            int tn = threads / tm;
-            if (tm > 1 && m < tm * mr) continue;
-            if (tn > 1 && n < tn * nr) continue;
-            double cost = (double)m / tm + (double)n / tn;
-            if (cost < bestCost) { bestCost = cost; bestTm = tm; bestTn = tn; }
+            double rows = (double)m / gm, cols = (double)n / gn;
+            bool canRows = rows >= 2 * mr, canCols = cols >= 2 * nr;
+            if (canRows && (rows >= cols || !canCols)) gm *= 2;
+            else if (canCols) gn *= 2;
+            else break;
         }
-        if (bestCost == double.MaxValue)
+        int tasks = gm * gn;
+        if (tasks == 1)
         {
             Blocked(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
             return;
         }
 
-        int gm = bestTm, gn = bestTn;
         nint pa = (nint)a, pb = (nint)b, pc = (nint)c;
-        Parallel.For(0, gm * gn, new ParallelOptions { MaxDegreeOfParallelism = gm * gn }, idx =>
+        int next = -1;
+        int workers = Math.Min(threads, tasks);
+        Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, _ =>
         {
-            int ti = idx / gn, tj = idx % gn;
-            Split(m, gm, mr, ti, out int i0, out int i1);
-            Split(n, gn, nr, tj, out int j0, out int j1);
-            if (i1 <= i0 || j1 <= j0) return;
-            T* sa = (T*)pa + (transA ? i0 : (long)i0 * lda);
-            T* sb = (T*)pb + (transB ? (long)j0 * ldb : j0);
-            T* sc = (T*)pc + (long)i0 * ldc + j0;
-            Blocked(transA, transB, i1 - i0, j1 - j0, k, alpha, sa, lda, sb, ldb, beta, sc, ldc);
+            int idx;
+            while ((idx = Interlocked.Increment(ref next)) < tasks)
+            {
+                int ti = idx % gm, tj = idx / gm;
+                Split(m, gm, mr, ti, out int i0, out int i1);
+                Split(n, gn, nr, tj, out int j0, out int j1);
+                if (i1 <= i0 || j1 <= j0) continue;
+                T* sa = (T*)pa + (transA ? i0 : (long)i0 * lda);
+                T* sb = (T*)pb + (transB ? (long)j0 * ldb : j0);
+                T* sc = (T*)pc + (long)i0 * ldc + j0;
+                Blocked(transA, transB, i1 - i0, j1 - j0, k, alpha, sa, lda, sb, ldb, beta, sc, ldc);
+            }
         });
     }
 

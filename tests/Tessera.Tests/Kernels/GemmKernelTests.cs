@@ -172,7 +172,7 @@ public sealed class GemmKernelTests
     private static void WithPath(Path path, Action action)
     {
         int threads = GemmKernel.MaxThreads;
-        long small = GemmKernel.SmallThreshold, perThread = GemmKernel.MinWorkPerThread;
+        long small = GemmKernel.SmallThreshold, perThread = GemmKernel.MinWorkPerThread, perTask = GemmKernel.MinWorkPerTask;
         var blocks = (GemmKernel.MCf, GemmKernel.KCf, GemmKernel.NCf, GemmKernel.MCd, GemmKernel.KCd, GemmKernel.NCd);
         try
         {
@@ -188,12 +188,14 @@ public sealed class GemmKernelTests
                 case Path.Threaded:
                     GemmKernel.SmallThreshold = 0;
                     GemmKernel.MinWorkPerThread = 1;
+                    GemmKernel.MinWorkPerTask = 1;
                     GemmKernel.MaxThreads = 4;
                     break;
                 case Path.Portable:
                     GemmKernel.SmallThreshold = 0;
                     GemmKernel.ForcePortable = true;
                     GemmKernel.MinWorkPerThread = 1;
+                    GemmKernel.MinWorkPerTask = 1;
                     GemmKernel.MaxThreads = 2;
                     break;
                 case Path.TinyBlocks:
@@ -210,6 +212,7 @@ public sealed class GemmKernelTests
             GemmKernel.MaxThreads = threads;
             GemmKernel.SmallThreshold = small;
             GemmKernel.MinWorkPerThread = perThread;
+            GemmKernel.MinWorkPerTask = perTask;
             GemmKernel.ForcePortable = false;
             (GemmKernel.MCf, GemmKernel.KCf, GemmKernel.NCf, GemmKernel.MCd, GemmKernel.KCd, GemmKernel.NCd) = blocks;
         }
