@@ -174,7 +174,11 @@ public static partial class GemmKernel
         for (int ir = 0; ir < mc; ir += MR, dst += (long)MR * kc)
         {
             int mr = Math.Min(MR, mc - ir);
-            if (!transA)
+            if (typeof(T) == typeof(float) && !transA && mr == 6 && MR == 6 && UseAvx2)
+            {
+                PackA6F32Avx((float*)(a + (long)ir * lda), lda, kc, (float*)dst);
+            }
+            else if (!transA)
             {
                 for (int i = 0; i < mr; i++)
                 {
