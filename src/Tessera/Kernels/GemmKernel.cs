@@ -35,7 +35,7 @@ public static partial class GemmKernel
     internal static long MinWorkPerThread { get; set; } = 64L * 64 * 64;
 
     /// <summary>Rectangles of C per worker thread (dynamic load balancing granularity).</summary>
-    internal static int TasksPerThread { get; set; } = 4;
+    internal static int TasksPerThread { get; set; } = 2;
 
     /// <summary>Minimum m·n·k per rectangle of C handed to a worker.</summary>
     internal static long MinWorkPerTask { get; set; } = 128L * 128 * 128;
