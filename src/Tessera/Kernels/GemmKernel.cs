@@ -1,35 +1,248 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+
 namespace Tessera.Kernels;
 
 /// <summary>
 /// General matrix multiply on row-major matrices: C = alpha·op(A)·op(B) + beta·C, op(X) = X or Xᵀ.
 /// A is m×k after op (stored k×m when transposed), B is k×n after op; lda/ldb/ldc are row strides.
-/// PLACEHOLDER: naive loops; replaced by the packed, blocked, multithreaded kernel.
 /// </summary>
-public static class GemmKernel
+/// <remarks>
+/// Large problems use a GotoBLAS/BLIS-style algorithm: B is packed into KC×NC blocks of NR-wide
+/// micro-panels, A into MC×KC blocks of MR-tall micro-panels, and an MR×NR register-blocked
+/// micro-kernel (AVX2/FMA when available, portable <see cref="Vector{T}"/> code otherwise) updates C.
+/// The C matrix is split into independent rectangles, one per thread. Small problems take a
+/// direct, unpacked, single-threaded path. When beta is zero the previous contents of C are never read.
+/// </remarks>
+public static partial class GemmKernel
 {
+    private static int s_maxThreads = Environment.ProcessorCount;
+
+    /// <summary>Upper bound on worker threads used by one GEMM call (default: processor count, minimum 1).</summary>
+    public static int MaxThreads
+    {
+        get => s_maxThreads;
+        set => s_maxThreads = Math.Max(1, value);
+    }
+
+    /// <summary>Test hook: forces the portable (non-AVX2) micro-kernel.</summary>
+    internal static bool ForcePortable { get; set; }
+
+    /// <summary>Test hook: problems with m·n·k below this use the direct, unpacked path.</summary>
+    internal static long SmallThreshold { get; set; } = 32 * 1024;
+
+    /// <summary>Minimum m·n·k per worker thread before the work is split.</summary>
+    internal static long MinWorkPerThread { get; set; } = 64L * 64 * 64;
+
+    /// <summary>Rectangles of C per worker thread (dynamic load balancing granularity).</summary>
+    internal static int TasksPerThread { get; set; } = 2;
+
+    /// <summary>Minimum m·n·k per rectangle of C handed to a worker.</summary>
+    internal static long MinWorkPerTask { get; set; } = 128L * 128 * 128;
+
     public static void Sgemm(bool transA, bool transB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
-    {
-        for (int i = 0; i < m; i++)
-            for (int j = 0; j < n; j++)
-            {
-                float sum = 0;
-                for (int p = 0; p < k; p++)
-                    sum += (transA ? a[p * lda + i] : a[i * lda + p]) * (transB ? b[j * ldb + p] : b[p * ldb + j]);
-                c[i * ldc + j] = alpha * sum + (beta == 0 ? 0 : beta * c[i * ldc + j]);
-            }
-    }
+        => Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 
     public static void Dgemm(bool transA, bool transB, int m, int n, int k, double alpha,
         ReadOnlySpan<double> a, int lda, ReadOnlySpan<double> b, int ldb, double beta, Span<double> c, int ldc)
+        => Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+
+    private static unsafe void Gemm<T>(bool transA, bool transB, int m, int n, int k, T alpha,
+        ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb, T beta, Span<T> c, int ldc)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(m);
+        ArgumentOutOfRangeException.ThrowIfNegative(n);
+        ArgumentOutOfRangeException.ThrowIfNegative(k);
+        if (m == 0 || n == 0) return;
+
+        CheckOperand(c.Length, m, n, ldc, nameof(c));
+        bool useAb = k > 0 && alpha != T.Zero;
+        if (useAb)
+        {
+            if (transA) CheckOperand(a.Length, k, m, lda, nameof(a));
+            else CheckOperand(a.Length, m, k, lda, nameof(a));
+            if (transB) CheckOperand(b.Length, n, k, ldb, nameof(b));
+            else CheckOperand(b.Length, k, n, ldb, nameof(b));
+        }
+
+        fixed (T* pa = a)
+        fixed (T* pb = b)
+        fixed (T* pc = c)
+        {
+            if (!useAb)
+            {
+                ScaleC(m, n, beta, pc, ldc);
+                return;
+            }
+
+            long work = (long)m * n * k;
+            if (work < SmallThreshold)
+            {
+                SmallGemm(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+                return;
+            }
+
+            int threads = (int)Math.Min(MaxThreads, Math.Max(1, work / MinWorkPerThread));
+            if (threads <= 1)
+            {
+                Blocked(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+                return;
+            }
+            Threaded(threads, transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+        }
+    }
+
+    private static void CheckOperand(int length, int rows, int cols, int ld, string name)
+    {
+        if (rows == 0 || cols == 0) return;
+        if (ld < cols) throw new ArgumentException($"Leading dimension of '{name}' ({ld}) is smaller than its row length ({cols}).", name);
+        long need = (long)(rows - 1) * ld + cols;
+        if (length < need) throw new ArgumentException($"Span '{name}' is too short: {length} < {need}.", name);
+    }
+
+    private static unsafe void ScaleC<T>(int m, int n, T beta, T* c, int ldc) where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int i = 0; i < m; i++)
-            for (int j = 0; j < n; j++)
+        {
+            var row = new Span<T>(c + (long)i * ldc, n);
+            if (beta == T.Zero) row.Clear();
+            else if (beta != T.One)
+                for (int j = 0; j < row.Length; j++) row[j] *= beta;
+        }
+    }
+
+    // ---------------------------------------------------------------- threading
+
+    private static unsafe void Threaded<T>(int threads, bool transA, bool transB, int m, int n, int k, T alpha,
+        T* a, int lda, T* b, int ldb, T beta, T* c, int ldc) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        GetTile<T>(out int mr, out int nr);
+        // Cut C into a grid of independent rectangles (each runs the full packed algorithm) and let the
+        // workers take them dynamically: a thread that gets less CPU (a busy, shared machine) simply takes
+        // fewer rectangles. Aim for several rectangles per thread; halve the longer side each time.
+        long work = (long)m * n * k;
+        int target = (int)Math.Min(threads * TasksPerThread, Math.Max(threads, work / MinWorkPerTask));
+        int gm = 1, gn = 1;
+        while (gm * gn < target)
+        {
+            double rows = (double)m / gm, cols = (double)n / gn;
+            bool canRows = rows >= 2 * mr, canCols = cols >= 2 * nr;
+            if (canRows && (rows >= cols || !canCols)) gm *= 2;
+            else if (canCols) gn *= 2;
+            else break;
+        }
+        int tasks = gm * gn;
+        if (tasks == 1)
+        {
+            Blocked(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            return;
+        }
+
+        nint pa = (nint)a, pb = (nint)b, pc = (nint)c;
+        int next = -1;
+        int workers = Math.Min(threads, tasks);
+        Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, _ =>
+        {
+            int idx;
+            while ((idx = Interlocked.Increment(ref next)) < tasks)
             {
-                double sum = 0;
-                for (int p = 0; p < k; p++)
-                    sum += (transA ? a[p * lda + i] : a[i * lda + p]) * (transB ? b[j * ldb + p] : b[p * ldb + j]);
-                c[i * ldc + j] = alpha * sum + (beta == 0 ? 0 : beta * c[i * ldc + j]);
+                int ti = idx % gm, tj = idx / gm;
+                Split(m, gm, mr, ti, out int i0, out int i1);
+                Split(n, gn, nr, tj, out int j0, out int j1);
+                if (i1 <= i0 || j1 <= j0) continue;
+                T* sa = (T*)pa + (transA ? i0 : (long)i0 * lda);
+                T* sb = (T*)pb + (transB ? (long)j0 * ldb : j0);
+                T* sc = (T*)pc + (long)i0 * ldc + j0;
+                Blocked(transA, transB, i1 - i0, j1 - j0, k, alpha, sa, lda, sb, ldb, beta, sc, ldc);
             }
+        });
+    }
+
+    /// <summary>Splits [0,len) into parts whose boundaries are multiples of <paramref name="quantum"/>.</summary>
+    private static void Split(int len, int parts, int quantum, int index, out int start, out int end)
+    {
+        int units = (len + quantum - 1) / quantum;
+        int per = units / parts, rem = units % parts;
+        int u0 = index * per + Math.Min(index, rem);
+        int u1 = u0 + per + (index < rem ? 1 : 0);
+        start = Math.Min(len, u0 * quantum);
+        end = Math.Min(len, u1 * quantum);
+    }
+
+    // ---------------------------------------------------------------- small path
+
+    private static unsafe void SmallGemm<T>(bool transA, bool transB, int m, int n, int k, T alpha,
+        T* a, int lda, T* b, int ldb, T beta, T* c, int ldc) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (!transB)
+        {
+            // C[i,:] = beta·C[i,:] + Σ_p (alpha·A[i,p])·B[p,:], rows of B are contiguous.
+            for (int i = 0; i < m; i++)
+            {
+                T* ci = c + (long)i * ldc;
+                var crow = new Span<T>(ci, n);
+                if (beta == T.Zero) crow.Clear();
+                else if (beta != T.One)
+                    for (int j = 0; j < n; j++) crow[j] *= beta;
+                for (int p = 0; p < k; p++)
+                {
+                    T aip = alpha * (transA ? a[(long)p * lda + i] : a[(long)i * lda + p]);
+                    if (aip == T.Zero) continue;
+                    Axpy(aip, b + (long)p * ldb, ci, n);
+                }
+            }
+        }
+        else
+        {
+            // B stored n×k: C[i,j] = Σ_p A[i,p]·Bs[j,p].
+            for (int i = 0; i < m; i++)
+            {
+                T* ci = c + (long)i * ldc;
+                for (int j = 0; j < n; j++)
+                {
+                    T* bj = b + (long)j * ldb;
+                    T sum = T.Zero;
+                    if (!transA)
+                        sum = Dot(a + (long)i * lda, bj, k);
+                    else
+                        for (int p = 0; p < k; p++) sum += a[(long)p * lda + i] * bj[p];
+                    ci[j] = beta == T.Zero ? alpha * sum : alpha * sum + beta * ci[j];
+                }
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Axpy<T>(T alpha, T* x, T* y, int n) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int j = 0;
+        if (Vector.IsHardwareAccelerated && n >= Vector<T>.Count)
+        {
+            var va = new Vector<T>(alpha);
+            for (; j <= n - Vector<T>.Count; j += Vector<T>.Count)
+            {
+                var vy = Vector.Load(y + j) + va * Vector.Load(x + j);
+                vy.Store(y + j);
+            }
+        }
+        for (; j < n; j++) y[j] += alpha * x[j];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe T Dot<T>(T* x, T* y, int n) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int j = 0;
+        T sum = T.Zero;
+        if (Vector.IsHardwareAccelerated && n >= Vector<T>.Count)
+        {
+            var acc = Vector<T>.Zero;
+            for (; j <= n - Vector<T>.Count; j += Vector<T>.Count)
+                acc += Vector.Load(x + j) * Vector.Load(y + j);
+            sum = Vector.Sum(acc);
+        }
+        for (; j < n; j++) sum += x[j] * y[j];
+        return sum;
     }
 }
