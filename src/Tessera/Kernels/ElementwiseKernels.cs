@@ -33,7 +33,7 @@ public interface ICompareFunction<T>
 public static class ElementwiseKernels
 {
     /// <summary>Below this many elements a parallel split costs more than it saves.</summary>
-    internal const int ParallelThreshold = 1 << 18;
+    internal const int ParallelThreshold = 1 << 21;
 
     public static void Unary<T, F>(Tensor x, Tensor y) where T : unmanaged where F : IUnaryFunction<T>
     {
@@ -43,7 +43,7 @@ public static class ElementwiseKernels
         if (x.IsContiguous)
         {
             if (x.Length < ParallelThreshold) { F.Apply(xs.AsSpan(x._offset, x.Length), ys.AsSpan(yo, x.Length)); return; }
-            ParallelChunks(x.Length, (start, len) => F.Apply(xs.AsSpan(x._offset + start, len), ys.AsSpan(yo + start, len)));
+            UnaryParallel<T, F>(xs, x._offset, ys, yo, x.Length);
             return;
         }
         var cur = new StridedCursor(x._shape, x._strides, x._offset);
@@ -67,21 +67,21 @@ public static class ElementwiseKernels
             int ao = a._offset, bo = b._offset;
             // Small inputs skip the parallel split and its closure allocation.
             if (y.Length < ParallelThreshold) { F.Apply(aa.AsSpan(ao, y.Length), bb.AsSpan(bo, y.Length), ys.AsSpan(yo, y.Length)); return; }
-            ParallelChunks(y.Length, (s, len) => F.Apply(aa.AsSpan(ao + s, len), bb.AsSpan(bo + s, len), ys.AsSpan(yo + s, len)));
+            BinaryParallel<T, F>(aa, ao, bb, bo, ys, yo, y.Length);
             return;
         }
         if (b.Length == 1 && a.IsContiguous && a.Length == y.Length)
         {
             T bv = bb[b._offset]; int ao = a._offset;
             if (y.Length < ParallelThreshold) { F.Apply(aa.AsSpan(ao, y.Length), bv, ys.AsSpan(yo, y.Length)); return; }
-            ParallelChunks(y.Length, (s, len) => F.Apply(aa.AsSpan(ao + s, len), bv, ys.AsSpan(yo + s, len)));
+            BinaryParallel<T, F>(aa, ao, bv, ys, yo, y.Length);
             return;
         }
         if (a.Length == 1 && b.IsContiguous && b.Length == y.Length)
         {
             T av = aa[a._offset]; int bo = b._offset;
             if (y.Length < ParallelThreshold) { F.Apply(av, bb.AsSpan(bo, y.Length), ys.AsSpan(yo, y.Length)); return; }
-            ParallelChunks(y.Length, (s, len) => F.Apply(av, bb.AsSpan(bo + s, len), ys.AsSpan(yo + s, len)));
+            BinaryParallel<T, F>(av, bb, bo, ys, yo, y.Length);
             return;
         }
         var sa = BroadcastStrides(a, y._shape);
@@ -99,6 +99,20 @@ public static class ElementwiseKernels
             yo += n;
         }
     }
+
+    // The parallel paths live in their own methods: a lambda's captured variables are allocated on entry to the
+    // method that declares them, and the small-input paths above must not pay for that.
+    private static void UnaryParallel<T, F>(T[] xs, int xo, T[] ys, int yo, int n) where T : unmanaged where F : IUnaryFunction<T> =>
+        ParallelChunks(n, (s, len) => F.Apply(xs.AsSpan(xo + s, len), ys.AsSpan(yo + s, len)));
+
+    private static void BinaryParallel<T, F>(T[] aa, int ao, T[] bb, int bo, T[] ys, int yo, int n) where T : unmanaged where F : IBinaryFunction<T> =>
+        ParallelChunks(n, (s, len) => F.Apply(aa.AsSpan(ao + s, len), bb.AsSpan(bo + s, len), ys.AsSpan(yo + s, len)));
+
+    private static void BinaryParallel<T, F>(T[] aa, int ao, T bv, T[] ys, int yo, int n) where T : unmanaged where F : IBinaryFunction<T> =>
+        ParallelChunks(n, (s, len) => F.Apply(aa.AsSpan(ao + s, len), bv, ys.AsSpan(yo + s, len)));
+
+    private static void BinaryParallel<T, F>(T av, T[] bb, int bo, T[] ys, int yo, int n) where T : unmanaged where F : IBinaryFunction<T> =>
+        ParallelChunks(n, (s, len) => F.Apply(av, bb.AsSpan(bo + s, len), ys.AsSpan(yo + s, len)));
 
     public static void Compare<T, F>(Tensor a, Tensor b, Tensor y) where T : unmanaged where F : ICompareFunction<T>
     {

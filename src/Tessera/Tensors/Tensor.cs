@@ -38,7 +38,8 @@ public sealed partial class Tensor : IDisposable
         _offset = offset;
         _ownsStorage = ownsStorage;
         Length = ShapeMath.Count(shape);
-        IsContiguous = ComputeContiguous(shape, strides);
+        // An empty tensor has no elements out of place, whatever its strides say.
+        IsContiguous = Length == 0 || ComputeContiguous(shape, strides);
     }
 
     private static bool ComputeContiguous(int[] shape, int[] strides)
