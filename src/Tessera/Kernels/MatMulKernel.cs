@@ -1,0 +1,91 @@
+using System.Runtime.InteropServices;
+
+namespace Tessera.Kernels;
+
+/// <summary>
+/// Batched matrix multiply with NumPy broadcasting over the batch axes: y[..., m, n] = a[..., m, k] · b[..., k, n].
+/// Transposed views are passed to GEMM as transposed operands rather than copied; when b has no batch axes and a
+/// is row-major, the batch folds into one tall GEMM (the common Linear-layer case).
+/// </summary>
+public static class MatMulKernel
+{
+    public static void Run<T>(Tensor a, Tensor b, Tensor y) where T : unmanaged
+    {
+        int m = a.Shape[^2], k = a.Shape[^1], n = b.Shape[^1];
+        int batchRank = y.Rank - 2;
+        var ys = y.Data<T>();
+        if (y.Length == 0) return;
+        if (k == 0) { ys.AsSpan(y._offset, y.Length).Clear(); return; }
+
+        bool bUnbatched = true;
+        for (int d = 0; d < b.Rank - 2; d++) if (b.Shape[d] != 1) bUnbatched = false;
+        if (bUnbatched && a.IsContiguous && a.Rank >= 2)
+        {
+            // Fold a's batch axes into its rows: (B·m, k) · (k, n).
+            int rows = a.Length / k;
+            MatrixLayout(k, n, b._strides[^2], b._strides[^1], out bool tb, out int ldb, out bool okb);
+            var bm = okb ? b : b.Contiguous();
+            if (!okb) MatrixLayout(k, n, bm._strides[^2], bm._strides[^1], out tb, out ldb, out _);
+            Gemm<T>(false, tb, rows, n, k, a.Data<T>().AsSpan(a._offset), k, bm.Data<T>().AsSpan(bm._offset), ldb, ys.AsSpan(y._offset));
+            return;
+        }
+
+        var ybatch = y._shape[..batchRank];
+        var sa = BatchStrides(a, ybatch);
+        var sbb = BatchStrides(b, ybatch);
+        MatrixLayout(m, k, a._strides[^2], a._strides[^1], out bool ta, out int lda, out bool oka);
+        MatrixLayout(k, n, b._strides[^2], b._strides[^1], out bool tb2, out int ldb2, out bool okb2);
+        if (!oka) { a = a.Contiguous(); sa = BatchStrides(a, ybatch); MatrixLayout(m, k, a._strides[^2], a._strides[^1], out ta, out lda, out _); }
+        if (!okb2) { b = b.Contiguous(); sbb = BatchStrides(b, ybatch); MatrixLayout(k, n, b._strides[^2], b._strides[^1], out tb2, out ldb2, out _); }
+        var ad = a.Data<T>();
+        var bd = b.Data<T>();
+        int batches = ShapeMath.Count(ybatch);
+        var index = new int[batchRank];
+        for (int bi = 0; bi < batches; bi++)
+        {
+            int oa = a._offset, ob = b._offset;
+            for (int d = 0; d < batchRank; d++) { oa += index[d] * sa[d]; ob += index[d] * sbb[d]; }
+            Gemm<T>(ta, tb2, m, n, k, ad.AsSpan(oa), lda, bd.AsSpan(ob), ldb2, ys.AsSpan(y._offset + bi * m * n));
+            for (int d = batchRank - 1; d >= 0; d--)
+            {
+                if (++index[d] < ybatch[d]) break;
+                index[d] = 0;
+            }
+        }
+    }
+
+    /// <summary>Strides of t's batch axes aligned to the output batch shape, 0 where broadcast.</summary>
+    private static int[] BatchStrides(Tensor t, int[] batch)
+    {
+        var s = new int[batch.Length];
+        int tb = t.Rank - 2, lead = batch.Length - tb;
+        for (int d = lead; d < batch.Length; d++)
+            s[d] = t._shape[d - lead] == 1 ? 0 : t._strides[d - lead];
+        return s;
+    }
+
+    /// <summary>How GEMM should read a rows×cols matrix with these strides: row-major, transposed, or neither (copy).</summary>
+    internal static void MatrixLayout(int rows, int cols, int rowStride, int colStride, out bool transposed, out int ld, out bool ok)
+    {
+        if ((colStride == 1 || cols == 1) && (rows == 1 || rowStride >= cols))
+        {
+            transposed = false; ld = rows == 1 ? cols : rowStride; ok = true;
+        }
+        else if ((rowStride == 1 || rows == 1) && (cols == 1 || colStride >= rows))
+        {
+            transposed = true; ld = cols == 1 ? rows : colStride; ok = true;
+        }
+        else
+        {
+            transposed = false; ld = 0; ok = false;
+        }
+    }
+
+    private static void Gemm<T>(bool ta, bool tb, int m, int n, int k, Span<T> a, int lda, Span<T> b, int ldb, Span<T> c) where T : unmanaged
+    {
+        if (typeof(T) == typeof(float))
+            GemmKernel.Sgemm(ta, tb, m, n, k, 1f, MemoryMarshal.Cast<T, float>(a), lda, MemoryMarshal.Cast<T, float>(b), ldb, 0f, MemoryMarshal.Cast<T, float>(c), n);
+        else
+            GemmKernel.Dgemm(ta, tb, m, n, k, 1.0, MemoryMarshal.Cast<T, double>(a), lda, MemoryMarshal.Cast<T, double>(b), ldb, 0.0, MemoryMarshal.Cast<T, double>(c), n);
+    }
+}

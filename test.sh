@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs the whole Tessera test suite and ends with one line "N passed, N failed".
+# Installs what the tests need first (the .NET packages restore from NuGet on the way).
+set -uo pipefail
+cd "$(dirname "$0")"
+
+results="$(mktemp -d)"
+trap 'rm -rf "$results"' EXIT
+
+dotnet test Tessera.slnx -c Release --logger "trx" --results-directory "$results" "$@"
+rc=$?
+
+passed=0; failed=0; found=0
+for trx in "$results"/*.trx; do
+  [ -f "$trx" ] || continue
+  found=1
+  counters=$(grep -o '<Counters [^>]*>' "$trx" | head -1)
+  p=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters")
+  f=$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$counters")
+  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+done
+# A build or runner failure that produced no results must not read as green.
+if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+[ "$found" -eq 1 ] || echo "no test results were produced (build failure?)"
+echo "$passed passed, $failed failed"
+exit "$rc"
