@@ -125,4 +125,22 @@ public static class Ops
 
     public static Node Gather(Node x, Node indices, int axis = 0) => x.Graph.Apply(new GatherOp(axis), x, indices);
     public static Node Pad(Node x, int[] pads, double value = 0) => x.Graph.Apply(new PadOp(pads, value), x);
+
+    // ---- convolution and pooling (NCHW) ------------------------------------------------------------------------
+
+    /// <summary>2-D convolution. Pads are [top, left, bottom, right] (or [h, w] for symmetric).</summary>
+    public static Node Conv2d(Node x, Node w, Node? bias = null, int[]? strides = null, int[]? pads = null, int[]? dilations = null, int groups = 1)
+    {
+        var op = new Conv2dOp(Window2d.Create(strides, pads, dilations, groups));
+        return bias is null ? x.Graph.Apply(op, x, w) : x.Graph.Apply(op, x, w, bias);
+    }
+
+    public static Node MaxPool2d(Node x, int[] kernel, int[]? strides = null, int[]? pads = null) =>
+        x.Graph.Apply(new Pool2dOp(true, kernel, Window2d.Create(strides ?? kernel, pads, null), false), x);
+
+    public static Node AvgPool2d(Node x, int[] kernel, int[]? strides = null, int[]? pads = null, bool countIncludePad = false) =>
+        x.Graph.Apply(new Pool2dOp(false, kernel, Window2d.Create(strides ?? kernel, pads, null), countIncludePad), x);
+
+    /// <summary>Mean over the spatial axes: (N, C, H, W) → (N, C).</summary>
+    public static Node GlobalAvgPool2d(Node x) => Mean(x, [2, 3]);
 }

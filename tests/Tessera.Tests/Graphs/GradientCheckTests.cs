@@ -65,6 +65,14 @@ public class GradientCheckTests
         new("split", x => O.Mul(O.Split(x[0], 0, 1, 2)[1], O.Split(x[0], 0, 2, 1)[0]), () => [Rand(1, -2, 2, 3, 2)]),
         new("gather", x => O.Gather(x[0], x[1], 1), () => [Rand(1, -2, 2, 2, 4), I64([3, -4, 3, 1], 2, 2)], true),
         new("pad", x => O.Pad(x[0], [1, 0, 2, 3], 1.5), () => [Rand(1, -2, 2, 2, 3)], true),
+        new("conv2d_bias", x => O.Conv2d(x[0], x[1], x[2], pads: [1, 1]), () => [Rand(1, -1, 1, 2, 3, 5, 5), Rand(2, -1, 1, 4, 3, 3, 3), Rand(3, -1, 1, 4)], true),
+        new("conv2d_stride_dilation_asym_pad", x => O.Conv2d(x[0], x[1], strides: [2, 1], pads: [1, 0, 0, 2], dilations: [1, 2]), () => [Rand(1, -1, 1, 1, 2, 6, 7), Rand(2, -1, 1, 3, 2, 2, 3)], true),
+        new("conv2d_groups", x => O.Conv2d(x[0], x[1], groups: 2), () => [Rand(1, -1, 1, 2, 4, 4, 4), Rand(2, -1, 1, 6, 2, 2, 2)], true),
+        new("conv2d_depthwise", x => O.Conv2d(x[0], x[1], pads: [1, 1], groups: 3), () => [Rand(1, -1, 1, 1, 3, 5, 5), Rand(2, -1, 1, 3, 1, 3, 3)], true),
+        new("max_pool2d", x => O.MaxPool2d(x[0], [2, 2], pads: [1, 1]), () => [Rand(1, -2, 2, 2, 2, 5, 5)]),
+        new("avg_pool2d_include_pad", x => O.AvgPool2d(x[0], [3, 3], [2, 2], [1, 1], countIncludePad: true), () => [Rand(1, -2, 2, 2, 2, 5, 6)], true),
+        new("avg_pool2d_exclude_pad", x => O.AvgPool2d(x[0], [2, 3], [1, 2], [1, 1]), () => [Rand(1, -2, 2, 1, 2, 4, 5)], true),
+        new("global_avg_pool", x => O.GlobalAvgPool2d(x[0]), () => [Rand(1, -2, 2, 2, 3, 3, 4)], true),
     ];
 
     public static TheoryData<string> All() => [.. Cases.Select(c => c.Name)];

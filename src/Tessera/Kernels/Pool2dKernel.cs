@@ -1,0 +1,209 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+
+namespace Tessera.Kernels;
+
+/// <summary>
+/// 2-D max / average pooling over NCHW tensors. The geometry's K must equal C (groups are ignored); the
+/// window is R×S with the geometry's strides, paddings and dilations. Pure computation; callers validate.
+/// Every plane (n, c) is independent; planes are processed in parallel when there is enough work.
+/// </summary>
+public static unsafe class Pool2dKernel
+{
+    // ------------------------------------------------------------------------------------------------------
+    // Max pooling
+    // ------------------------------------------------------------------------------------------------------
+
+    /// <summary>y = max over each window; padded positions act as -∞ (a NaN in the window wins). Overwrites y.</summary>
+    public static void MaxForward<T>(in Conv2dGeometry g, ReadOnlySpan<T> x, Span<T> y)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var geo = g;
+        int hw = g.H * g.W, p = g.OutH * g.OutW;
+        fixed (T* px0 = x, py0 = y)
+        {
+            nint ax = (nint)px0, ay = (nint)py0;
+            Conv2dKernel.For(g.N * g.C, (long)p * g.R * g.S, plane =>
+            {
+                T* xp = (T*)ax + (long)plane * hw;
+                T* yp = (T*)ay + (long)plane * p;
+                for (int oh = 0; oh < geo.OutH; oh++)
+                    for (int ow = 0; ow < geo.OutW; ow++)
+                    {
+                        int idx = ArgMax(geo, xp, oh, ow);
+                        yp[oh * geo.OutW + ow] = idx < 0 ? T.NegativeInfinity : xp[idx];
+                    }
+            });
+        }
+    }
+
+    /// <summary>
+    /// dx = gradient of <see cref="MaxForward{T}"/>: each dy goes to the arg-max of its window (the first
+    /// maximum in row-major window order), accumulating where windows overlap. Overwrites dx.
+    /// </summary>
+    public static void MaxBackward<T>(in Conv2dGeometry g, ReadOnlySpan<T> x, ReadOnlySpan<T> dy, Span<T> dx)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var geo = g;
+        int hw = g.H * g.W, p = g.OutH * g.OutW;
+        fixed (T* px0 = x, pdy0 = dy, pdx0 = dx)
+        {
+            nint ax = (nint)px0, ady = (nint)pdy0, adx = (nint)pdx0;
+            Conv2dKernel.For(g.N * g.C, (long)p * g.R * g.S, plane =>
+            {
+                T* xp = (T*)ax + (long)plane * hw;
+                T* dyp = (T*)ady + (long)plane * p;
+                T* dxp = (T*)adx + (long)plane * hw;
+                new Span<T>(dxp, hw).Clear();
+                for (int oh = 0; oh < geo.OutH; oh++)
+                    for (int ow = 0; ow < geo.OutW; ow++)
+                    {
+                        int idx = ArgMax(geo, xp, oh, ow);
+                        if (idx >= 0) dxp[idx] += dyp[oh * geo.OutW + ow];
+                    }
+            });
+        }
+    }
+
+    /// <summary>Index within the plane of the first maximum of window (oh, ow), or -1 if it lies wholly in padding.</summary>
+    private static int ArgMax<T>(in Conv2dGeometry g, T* xp, int oh, int ow)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int h0 = oh * g.StrideH - g.PadTop, w0 = ow * g.StrideW - g.PadLeft;
+        Conv2dKernel.ValidRange(h0, g.DilationH, g.R, g.H, out int rlo, out int rhi);
+        Conv2dKernel.ValidRange(w0, g.DilationW, g.S, g.W, out int slo, out int shi);
+        int best = -1;
+        T bv = T.NegativeInfinity;
+        for (int r = rlo; r < rhi; r++)
+        {
+            int rowBase = (h0 + r * g.DilationH) * g.W + w0;
+            for (int s = slo; s < shi; s++)
+            {
+                int idx = rowBase + s * g.DilationW;
+                T v = xp[idx];
+                if (best < 0 || v > bv || (T.IsNaN(v) && !T.IsNaN(bv)))
+                {
+                    best = idx;
+                    bv = v;
+                }
+            }
+        }
+        return best;
+    }
+
+    // ------------------------------------------------------------------------------------------------------
+    // Average pooling
+    // ------------------------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// y = mean over each window. With countIncludePad the divisor counts window positions inside the padded
+    /// input (padding included, never beyond it), otherwise only positions inside the input (PyTorch
+    /// count_include_pad semantics). A window with a zero divisor yields 0. Overwrites y.
+    /// </summary>
+    public static void AvgForward<T>(in Conv2dGeometry g, bool countIncludePad, ReadOnlySpan<T> x, Span<T> y)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var geo = g;
+        int hw = g.H * g.W, p = g.OutH * g.OutW;
+        fixed (T* px0 = x, py0 = y)
+        {
+            nint ax = (nint)px0, ay = (nint)py0;
+            Conv2dKernel.For(g.N * g.C, (long)p * g.R * g.S, plane =>
+            {
+                T* xp = (T*)ax + (long)plane * hw;
+                T* yp = (T*)ay + (long)plane * p;
+                for (int oh = 0; oh < geo.OutH; oh++)
+                    for (int ow = 0; ow < geo.OutW; ow++)
+                    {
+                        AvgWindow(geo, countIncludePad, oh, ow, out int h0, out int w0,
+                            out int rlo, out int rhi, out int slo, out int shi, out int divisor);
+                        T sum = T.Zero;
+                        for (int r = rlo; r < rhi; r++)
+                        {
+                            int rowBase = (h0 + r * geo.DilationH) * geo.W + w0;
+                            for (int s = slo; s < shi; s++)
+                                sum += xp[rowBase + s * geo.DilationW];
+                        }
+                        yp[oh * geo.OutW + ow] = divisor == 0 ? T.Zero : sum / T.CreateTruncating(divisor);
+                    }
+            });
+        }
+    }
+
+    /// <summary>dx = gradient of <see cref="AvgForward{T}"/>. Overwrites dx.</summary>
+    public static void AvgBackward<T>(in Conv2dGeometry g, bool countIncludePad, ReadOnlySpan<T> dy, Span<T> dx)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var geo = g;
+        int hw = g.H * g.W, p = g.OutH * g.OutW;
+        fixed (T* pdy0 = dy, pdx0 = dx)
+        {
+            nint ady = (nint)pdy0, adx = (nint)pdx0;
+            Conv2dKernel.For(g.N * g.C, (long)p * g.R * g.S, plane =>
+            {
+                T* dyp = (T*)ady + (long)plane * p;
+                T* dxp = (T*)adx + (long)plane * hw;
+                new Span<T>(dxp, hw).Clear();
+                for (int oh = 0; oh < geo.OutH; oh++)
+                    for (int ow = 0; ow < geo.OutW; ow++)
+                    {
+                        AvgWindow(geo, countIncludePad, oh, ow, out int h0, out int w0,
+                            out int rlo, out int rhi, out int slo, out int shi, out int divisor);
+                        if (divisor == 0) continue;
+                        T gv = dyp[oh * geo.OutW + ow] / T.CreateTruncating(divisor);
+                        for (int r = rlo; r < rhi; r++)
+                        {
+                            int rowBase = (h0 + r * geo.DilationH) * geo.W + w0;
+                            for (int s = slo; s < shi; s++)
+                                dxp[rowBase + s * geo.DilationW] += gv;
+                        }
+                    }
+            });
+        }
+    }
+
+    private static void AvgWindow(in Conv2dGeometry g, bool countIncludePad, int oh, int ow,
+        out int h0, out int w0, out int rlo, out int rhi, out int slo, out int shi, out int divisor)
+    {
+        h0 = oh * g.StrideH - g.PadTop;
+        w0 = ow * g.StrideW - g.PadLeft;
+        Conv2dKernel.ValidRange(h0, g.DilationH, g.R, g.H, out rlo, out rhi);
+        Conv2dKernel.ValidRange(w0, g.DilationW, g.S, g.W, out slo, out shi);
+        if (countIncludePad)
+        {
+            // Positions inside the padded input [-padTop, H + padBottom) × [-padLeft, W + padRight).
+            Conv2dKernel.ValidRange(h0 + g.PadTop, g.DilationH, g.R, g.H + g.PadTop + g.PadBottom, out int plo, out int phi);
+            Conv2dKernel.ValidRange(w0 + g.PadLeft, g.DilationW, g.S, g.W + g.PadLeft + g.PadRight, out int qlo, out int qhi);
+            divisor = (phi - plo) * (qhi - qlo);
+        }
+        else
+        {
+            divisor = (rhi - rlo) * (shi - slo);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------------
+    // Global average pooling
+    // ------------------------------------------------------------------------------------------------------
+
+    /// <summary>y[n, c] = mean of x[n, c, :, :]. y has N·C elements. Overwrites y.</summary>
+    public static void GlobalAvgForward<T>(in Conv2dGeometry g, ReadOnlySpan<T> x, Span<T> y)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int hw = g.H * g.W, planes = g.N * g.C;
+        T inv = hw == 0 ? T.Zero : T.One / T.CreateTruncating(hw);
+        for (int i = 0; i < planes; i++)
+            y[i] = hw == 0 ? T.Zero : TensorPrimitives.Sum(x.Slice(i * hw, hw)) * inv;
+    }
+
+    /// <summary>dx[n, c, :, :] = dy[n, c] / (H·W). Overwrites dx.</summary>
+    public static void GlobalAvgBackward<T>(in Conv2dGeometry g, ReadOnlySpan<T> dy, Span<T> dx)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int hw = g.H * g.W, planes = g.N * g.C;
+        if (hw == 0) return;
+        T inv = T.One / T.CreateTruncating(hw);
+        for (int i = 0; i < planes; i++)
+            dx.Slice(i * hw, hw).Fill(dy[i] * inv);
+    }
+}
