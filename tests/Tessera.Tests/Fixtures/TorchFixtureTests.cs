@@ -1,4 +1,3 @@
-using System.Reflection;
 using Tessera.Graphs;
 using O = Tessera.Graphs.Ops;
 
@@ -14,25 +13,13 @@ public class TorchFixtureTests
     private static readonly HashSet<string> s_families =
         ["unary", "binary", "where", "reductions", "softmax", "matmul", "shape", "conv2d", "pool", "float32"];
 
-    /// <summary>Ops whose graph builders are looked up by reflection because they have not landed in <see cref="Ops"/> yet.</summary>
-    private static readonly Dictionary<string, string> s_pendingOps = new()
-    {
-        ["conv2d"] = "Conv2d",
-        ["max_pool2d"] = "MaxPool2d",
-        ["avg_pool2d"] = "AvgPool2d",
-    };
-
-    /// <summary>
-    /// Case names (xunit shows them as the theory argument). Cases of a pending op are listed once
-    /// <see cref="Ops"/> has a method of that name.
-    /// </summary>
+    /// <summary>Case names (xunit shows them as the theory argument).</summary>
     public static TheoryData<string> Cases()
     {
         var data = new TheoryData<string>();
         foreach (var c in TorchFixture.All.Values.OrderBy(c => c.Family, StringComparer.Ordinal))
         {
             if (!s_families.Contains(c.Family)) continue;
-            if (s_pendingOps.TryGetValue(c.Op, out var method) && !HasOpsMethod(method)) continue;
             data.Add(c.Name);
         }
         return data;
@@ -140,53 +127,13 @@ public class TorchFixtureTests
         "gather" => O.Gather(x[0], x[1], c.Int("axis")),
         "pad" => O.Pad(x[0], c.Ints("pads")!, c.Double("value")),
 
-        "conv2d" => CallOps("Conv2d", x[0], x[1], x.Length > 2 ? x[2] : null,
+        "conv2d" => O.Conv2d(x[0], x[1], x.Length > 2 ? x[2] : null,
             c.Ints("strides"), c.Ints("pads"), c.Ints("dilations"), c.Int("groups")),
-        "max_pool2d" => CallOps("MaxPool2d", x[0], c.Ints("kernel"), c.Ints("strides"), c.Ints("pads")),
-        "avg_pool2d" => CallOps("AvgPool2d", x[0], c.Ints("kernel"), c.Ints("strides"), c.Ints("pads"), c.Bool("count_include_pad")),
+        "max_pool2d" => O.MaxPool2d(x[0], c.Ints("kernel")!, c.Ints("strides"), c.Ints("pads")),
+        "avg_pool2d" => O.AvgPool2d(x[0], c.Ints("kernel")!, c.Ints("strides"), c.Ints("pads"), c.Bool("count_include_pad")),
 
         _ => throw new NotSupportedException($"{c.Name}: no graph builder for fixture op '{c.Op}'."),
     };
-
-    private static bool HasOpsMethod(string name) =>
-        typeof(O).GetMethods(BindingFlags.Public | BindingFlags.Static).Any(m => m.Name == name && m.ReturnType == typeof(Node));
-
-    /// <summary>
-    /// Calls Ops.<paramref name="name"/> with the arguments in the order the brief gives
-    /// (Conv2d(x, w, bias, strides, pads, dilations, groups); MaxPool2d(x, kernel, strides, pads);
-    /// AvgPool2d(x, kernel, strides, pads, countIncludePad)), filling trailing optional parameters with their defaults.
-    /// </summary>
-    private static Node CallOps(string name, params object?[] args)
-    {
-        var candidates = typeof(O).GetMethods(BindingFlags.Public | BindingFlags.Static)
-            .Where(m => m.Name == name && m.ReturnType == typeof(Node) && m.GetParameters().Length >= args.Length)
-            .ToList();
-        foreach (var m in candidates)
-        {
-            var ps = m.GetParameters();
-            bool ok = true;
-            var full = new object?[ps.Length];
-            for (int i = 0; i < ps.Length && ok; i++)
-            {
-                if (i < args.Length)
-                {
-                    ok = args[i] is null ? !ps[i].ParameterType.IsValueType : ps[i].ParameterType.IsInstanceOfType(args[i]);
-                    full[i] = args[i];
-                }
-                else if (ps[i].HasDefaultValue) full[i] = ps[i].DefaultValue;
-                else ok = false;
-            }
-            if (!ok) continue;
-            try { return (Node)m.Invoke(null, full)!; }
-            catch (TargetInvocationException e) when (e.InnerException is not null)
-            {
-                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerException).Throw();
-            }
-        }
-        throw new MissingMethodException(
-            $"Ops.{name} has no overload taking ({string.Join(", ", args.Select(a => a?.GetType().Name ?? "null"))}); " +
-            $"found: {string.Join("; ", typeof(O).GetMethods().Where(m => m.Name == name).Select(m => m.ToString()))}");
-    }
 
     private static void Compare(List<string> failures, string what, Tensor expected, Tensor? actual, double rtol, double atol)
     {
