@@ -90,6 +90,7 @@ public static partial class OnnxOperators
         t["GlobalMaxPool"] = c => { var x = c.Required(0); return One(Max(x, [.. Enumerable.Range(2, x.Rank - 2)], true)); };
         t["Conv"] = Conv;
         t["MaxPool"] = c => Pool(c, true);
+        t["ConvTranspose"] = ConvTranspose;
         t["AveragePool"] = c => Pool(c, false);
     }
 
@@ -165,7 +166,44 @@ public static partial class OnnxOperators
             var y = Conv2d(Unsqueeze(x, 2), Unsqueeze(w, 2), b, [1, strides[0]], [0, pads[0], 0, pads[1]], [1, dil[0]], groups);
             return One(Squeeze(y, 2));
         }
-        throw c.Unsupported($"{spatialRank}-D convolution");
+        return One(b is null ? c.Graph.Apply(new ConvNdOp(new WindowNd(kernel, strides, pads, dil), groups), x, w)
+                             : c.Graph.Apply(new ConvNdOp(new WindowNd(kernel, strides, pads, dil), groups), x, w, b));
+    }
+
+    private static Node[] ConvTranspose(OnnxNodeContext c)
+    {
+        Node x = c.Required(0), w = c.Required(1);
+        var b = c.Input(2);
+        int r = x.Rank - 2;
+        if (!x.Type.IsFullyKnown || !w.Type.IsFullyKnown) throw c.Unsupported("transposed convolution with unknown input or weight shape");
+        var kernel = c.Int32s("kernel_shape") ?? w.Shape[2..];
+        var strides = c.Int32s("strides") ?? [.. Enumerable.Repeat(1, r)];
+        var dil = c.Int32s("dilations") ?? [.. Enumerable.Repeat(1, r)];
+        var outPad = c.Int32s("output_padding") ?? new int[r];
+        var outShape = c.Int32s("output_shape");
+        var autoPad = c.String("auto_pad", "NOTSET");
+        var pads = c.Int32s("pads") ?? new int[2 * r];
+        var spatial = new int[r];
+        var begin = new int[r];
+        for (int i = 0; i < r; i++)
+        {
+            int inSize = x.Shape[i + 2], eff = (kernel[i] - 1) * dil[i] + 1;
+            if (outShape is not null || autoPad is "SAME_UPPER" or "SAME_LOWER")
+            {
+                int target = outShape is not null ? outShape[outShape.Length - r + i] : inSize * strides[i];
+                int total = strides[i] * (inSize - 1) + outPad[i] + eff - target;
+                begin[i] = autoPad == "SAME_UPPER" ? total / 2 : total - total / 2;
+                spatial[i] = target;
+            }
+            else
+            {
+                begin[i] = autoPad == "VALID" ? 0 : pads[i];
+                int end = autoPad == "VALID" ? 0 : pads[i + r];
+                spatial[i] = strides[i] * (inSize - 1) + outPad[i] + eff - begin[i] - end;
+            }
+        }
+        var op = new ConvTransposeNdOp(strides, begin, dil, spatial, (int)c.Int("group", 1));
+        return One(b is null ? c.Graph.Apply(op, x, w) : c.Graph.Apply(op, x, w, b));
     }
 
     private static Node[] Pool(OnnxNodeContext c, bool max)
@@ -178,12 +216,46 @@ public static partial class OnnxOperators
         var pads = WindowPads(c, x.Shape[2..], kernel, strides, dil);
         bool ceil = c.Int("ceil_mode", 0) != 0;
         bool includePad = c.Int("count_include_pad", 0) != 0;
-        if (c.WantsOutput(1)) throw c.Unsupported("the Indices output");
+        var window = new WindowNd(kernel, strides, pads, dil, ceil);
+        if (c.WantsOutput(1))
+        {
+            bool colMajor = c.Int("storage_order", 0) != 0;
+            return [c.Graph.Apply(new PoolNdOp(max, window, includePad), x), c.Graph.Apply(new PoolNdOp(max, window, includePad, 1, colMajor), x)];
+        }
         if (spatialRank == 2 && !ceil && dil.All(d => d == 1) && pads[0] * 2 <= kernel[0] && pads[1] * 2 <= kernel[1] && pads[2] * 2 <= kernel[0] && pads[3] * 2 <= kernel[1]
             && pads[0] == pads[2] && pads[1] == pads[3])
             return One(max ? MaxPool2d(x, kernel, strides, [pads[0], pads[1], pads[2], pads[3]])
                            : AvgPool2d(x, kernel, strides, [pads[0], pads[1], pads[2], pads[3]], includePad));
-        throw c.Unsupported($"{spatialRank}-D pooling with these attributes");
+        return One(c.Graph.Apply(new PoolNdOp(max, window, includePad), x));
     }
 }
 
+
+public static partial class OnnxOperators
+{
+    private static LossReduction LossReductionAttr(OnnxNodeContext c) => c.String("reduction", "mean") switch
+    {
+        "none" => LossReduction.None,
+        "sum" => LossReduction.Sum,
+        "mean" => LossReduction.Mean,
+        var r => throw c.Unsupported($"reduction '{r}'"),
+    };
+
+    private static void AddLosses(Dictionary<string, OnnxOpBuilder> t)
+    {
+        t["NegativeLogLikelihoodLoss"] = c =>
+        {
+            var op = new NllLossOp(LossReductionAttr(c), c.Has("ignore_index") ? c.Int("ignore_index", 0) : null);
+            Node[] args = c.Input(2) is { } w ? [c.Required(0), c.Required(1), w] : [c.Required(0), c.Required(1)];
+            return One(c.Graph.Apply(op, args));
+        };
+        t["SoftmaxCrossEntropyLoss"] = c =>
+        {
+            var scores = c.Required(0);
+            var logp = LogSoftmax(scores, 1);
+            var op = new NllLossOp(LossReductionAttr(c), c.Has("ignore_index") ? c.Int("ignore_index", 0) : null);
+            Node[] args = c.Input(2) is { } w ? [logp, c.Required(1), w] : [logp, c.Required(1)];
+            return [c.Graph.Apply(op, args), logp];
+        };
+    }
+}

@@ -93,9 +93,25 @@ public static partial class OnnxOperators
             var x = c.Required(0);
             int axis = ShapeMath.NormalizeAxis((int)c.Int("axis", 0), x.Rank, "Split");
             int n = x.Shape[axis];
-            long[]? sizes = c.Opset < 13 ? c.Ints("split") : c.Input(1) is null ? null
-                : OnnxNodeContext.Longs(c.ConstantInput(1) ?? throw c.Unsupported("split sizes computed at run time"));
             int parts = c.OutputCount;
+            long[]? sizes = c.Opset < 13 ? c.Ints("split") : c.Input(1) is null ? null
+                : c.ConstantInput(1) is { } sv ? OnnxNodeContext.Longs(sv) : null;
+            if (sizes is null && c.Input(1) is { } splitNode && c.Opset >= 13)
+            {
+                // Split sizes known only at run time: each piece is a slice bound to the cumulative sizes.
+                var pieces = new Node[parts];
+                for (int i = 0; i < parts; i++)
+                {
+                    int piece = i;
+                    pieces[i] = c.Bind("Split", [x], [splitNode], v =>
+                    {
+                        var s = OnnxNodeContext.Longs(v[0]);
+                        long off = s.Take(piece).Sum();
+                        return new StridedSliceOp([off], [off + s[piece]], [axis]);
+                    }, (d, _) => Unknown(d[0].DType, d[0].Rank));
+                }
+                return pieces;
+            }
             if (sizes is null)
             {
                 if (n < 0) throw c.Unsupported("an equal split of an axis whose size is unknown");

@@ -20,6 +20,7 @@ public static partial class OnnxOperators
         AddElementwise(t);
         AddShape(t);
         AddNeural(t);
+        AddLosses(t);
         return t;
     }
 
