@@ -85,10 +85,11 @@ public sealed class Trainer : IDisposable
 
     /// <summary>
     /// Trains until <see cref="TrainingConfig.Epochs"/> epochs are done (counting those before a resume), or early
-    /// stopping. With <paramref name="checkpointDir"/>, saves a checkpoint after every epoch.
+    /// stopping, or (if given) <paramref name="untilEpoch"/>. With <paramref name="checkpointDir"/>, saves a checkpoint
+    /// after every epoch.
     /// </summary>
     public IReadOnlyList<EpochMetrics> Fit(IDataset train, IDataset? validation = null, string? checkpointDir = null,
-        IProgress<StepProgress>? progress = null, CancellationToken cancel = default, int workers = 2)
+        IProgress<StepProgress>? progress = null, CancellationToken cancel = default, int workers = 2, int? untilEpoch = null)
     {
         CheckSampleShape(train, "training");
         if (validation is not null) CheckSampleShape(validation, "validation");
@@ -101,7 +102,8 @@ public sealed class Trainer : IDisposable
         {
             if (m.ValidationLoss < bestValidation) { bestValidation = m.ValidationLoss.Value; sinceBest = 0; } else sinceBest++;
         }
-        for (int epoch = EpochsDone + 1; epoch <= Config.Epochs; epoch++)
+        int lastEpoch = Math.Min(Config.Epochs, untilEpoch ?? int.MaxValue);
+        for (int epoch = EpochsDone + 1; epoch <= lastEpoch; epoch++)
         {
             if (Config.EarlyStoppingPatience > 0 && sinceBest >= Config.EarlyStoppingPatience) break;
             _trainCtx.Reseed(ForwardContext.DeriveSeed(Config.Seed, 2_000_000 + epoch));
