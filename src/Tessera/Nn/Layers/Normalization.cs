@@ -5,7 +5,8 @@ namespace Tessera.Nn;
 /// <summary>
 /// Batch normalization over axis 1 of (N, C), (N, C, L) or (N, C, H, W) input. Training normalizes with the batch
 /// statistics and updates running statistics after each step (momentum 0.1, unbiased variance, as PyTorch);
-/// eval normalizes with the running statistics.
+/// eval normalizes with the running statistics. Like PyTorch's state_dict it also carries the buffer
+/// num_batches_tracked (an int64 scalar counting training steps), so checkpoints map one to one.
 /// </summary>
 public class BatchNorm : Module
 {
@@ -17,6 +18,7 @@ public class BatchNorm : Module
         Bias = AddParameter("bias", Tensor.Zeros(dtype, numFeatures));
         RunningMean = AddParameter("running_mean", Tensor.Zeros(dtype, numFeatures), trainable: false);
         RunningVar = AddParameter("running_var", Tensor.Ones(dtype, numFeatures), trainable: false);
+        NumBatchesTracked = AddParameter("num_batches_tracked", Tensor.Scalar(0L), trainable: false);
     }
 
     public int NumFeatures { get; }
@@ -26,6 +28,7 @@ public class BatchNorm : Module
     public Parameter Bias { get; }
     public Parameter RunningMean { get; }
     public Parameter RunningVar { get; }
+    public Parameter NumBatchesTracked { get; }
 
     public override Node Forward(Node x, ForwardContext ctx)
     {
@@ -62,6 +65,7 @@ public class BatchNorm : Module
             RunningMean.Value.SetDouble(c, (1 - Momentum) * RunningMean.Value.GetDouble(c) + Momentum * batchMean.GetDouble(c));
             RunningVar.Value.SetDouble(c, (1 - Momentum) * RunningVar.Value.GetDouble(c) + Momentum * batchVar.GetDouble(c) * unbias);
         }
+        NumBatchesTracked.Value.SetDouble(0, NumBatchesTracked.Value.GetDouble(0) + 1);
     }
 }
 
