@@ -259,3 +259,108 @@ public static partial class OnnxOperators
         };
     }
 }
+
+public static partial class OnnxOperators
+{
+    private static void AddResize(Dictionary<string, OnnxOpBuilder> t)
+    {
+        t["Resize"] = c =>
+        {
+            var x = c.Required(0);
+            var mode = c.String("mode", "nearest") switch
+            {
+                "nearest" => ResizeMode.Nearest,
+                "linear" => ResizeMode.Linear,
+                "cubic" => ResizeMode.Cubic,
+                var m => throw c.Unsupported($"mode '{m}'"),
+            };
+            string coord = c.Opset < 11 ? "asymmetric" : c.String("coordinate_transformation_mode", "half_pixel");
+            string nearest = c.String("nearest_mode", "round_prefer_floor");
+            double a = c.Float("cubic_coeff_a", -0.75f), extrap = c.Float("extrapolation_value", 0f);
+            bool exclude = c.Int("exclude_outside", 0) != 0;
+            if (c.Opset < 11)
+                return One(c.Bind("Resize", [x], [c.Required(1)], v => MakeResize(x.Shape, mode, coord, nearest, a, exclude, extrap, v[0], null, null),
+                    (d, _) => Unknown(d[0].DType, d[0].Rank)));
+            Node? roi = c.Input(1), scales = c.Input(2), sizes = c.Input(3);
+            if (scales is { Shape: [0] }) scales = null;
+            var ps = new List<Node>();
+            if (roi is not null) ps.Add(roi);
+            if (scales is not null) ps.Add(scales);
+            if (sizes is not null) ps.Add(sizes);
+            return One(c.Bind("Resize", [x], [.. ps], v =>
+            {
+                int k = 0;
+                var roiV = roi is null ? null : v[k++];
+                var scalesV = scales is null ? null : v[k++];
+                var sizesV = sizes is null ? null : v[k];
+                return MakeResize(null, mode, coord, nearest, a, exclude, extrap, scalesV is { Length: > 0 } ? scalesV : null, sizesV, roiV);
+            }, (d, _) => Unknown(d[0].DType, d[0].Rank)));
+        };
+        t["Upsample"] = c =>
+        {
+            var x = c.Required(0);
+            var mode = c.String("mode", "nearest") == "nearest" ? ResizeMode.Nearest : ResizeMode.Linear;
+            if (c.Opset < 9)
+            {
+                var s = c.Floats("scales") ?? throw c.Error("attribute 'scales' is required");
+                return One(c.Graph.Apply(MakeResize(x.Shape, mode, "asymmetric", "floor", -0.75, false, 0, Tensor.FromArray(s, s.Length), null, null), x));
+            }
+            return One(c.Bind("Upsample", [x], [c.Required(1)], v => MakeResize(x.Shape, mode, "asymmetric", "floor", -0.75, false, 0, v[0], null, null),
+                (d, _) => Unknown(d[0].DType, d[0].Rank)));
+        };
+    }
+
+    /// <summary>A resize op for known scales or sizes; the input shape comes from the static shape or, when unknown, is read at bind time.</summary>
+    private static Operation MakeResize(int[]? inShape, ResizeMode mode, string coord, string nearest, double a, bool exclude, double extrap,
+        Tensor? scales, Tensor? sizes, Tensor? roi) =>
+        new LazyResizeOp(inShape, mode, coord, nearest, a, exclude, extrap, scales?.ToDoubleArray(), sizes is null ? null : OnnxNodeContext.Int32Values(sizes), roi?.ToDoubleArray());
+}
+
+/// <summary>Resize whose output size depends on the input shape (scales given): builds the concrete <see cref="ResizeOp"/> per input shape.</summary>
+internal sealed class LazyResizeOp(int[]? staticShape, ResizeMode mode, string coord, string nearest, double a, bool exclude, double extrap,
+    double[]? scales, int[]? sizes, double[]? roi) : Operation
+{
+    private ResizeOp? _op;
+    private int[]? _shape;
+    public override string Name => "Resize";
+
+    private ResizeOp For(int[] x)
+    {
+        if (_op is not null && _shape!.AsSpan().SequenceEqual(x)) return _op;
+        if (scales is null && sizes is null) throw new ArgumentException("Resize: neither scales nor sizes is given.");
+        var sc = new double[x.Length];
+        var sz = new int[x.Length];
+        for (int d = 0; d < x.Length; d++)
+        {
+            if (sizes is not null)
+            {
+                if (sizes.Length != x.Length) throw new ShapeMismatchException(Name, $"{sizes.Length} sizes for input {ShapeMath.Format(x)}");
+                sz[d] = sizes[d];
+                sc[d] = x[d] == 0 ? 1 : (double)sizes[d] / x[d];
+            }
+            else
+            {
+                if (scales!.Length != x.Length) throw new ShapeMismatchException(Name, $"{scales.Length} scales for input {ShapeMath.Format(x)}");
+                sc[d] = scales[d];
+                double span = coord == "tf_crop_and_resize" && roi is not null ? roi[d + x.Length] - roi[d] : 1;
+                sz[d] = (int)Math.Floor(x[d] * span * scales[d]);
+            }
+        }
+        _shape = x;
+        return _op = new ResizeOp(mode, coord, nearest, a, exclude, extrap, sc, sz, roi);
+    }
+
+    public override TensorType InferType(ReadOnlySpan<TensorType> inputs)
+    {
+        var x = inputs[0].Shape;
+        if (!inputs[0].IsFullyKnown)
+        {
+            if (staticShape is not null && !staticShape.Contains(-1)) x = staticShape;
+            else return new TensorType(inputs[0].DType, [.. x.Select(_ => -1)]);
+        }
+        return For(x).InferType(inputs);
+    }
+
+    public override bool ValueDependentShape => true;
+    public override void Forward(ReadOnlySpan<Tensor> inputs, Tensor output) => For(inputs[0].ShapeArray()).Forward(inputs, output);
+}

@@ -211,7 +211,7 @@ public static partial class OnnxOperators
             var ind = c.Required(0); var values = c.Required(2);
             int axis = (int)c.Int("axis", -1);
             return One(c.Bind("OneHot", [ind], [c.Required(1), values],
-                v => new OneHotOp((int)v[0].ToScalar(), axis, v[1].GetDouble(0), v[1].GetDouble(1), values.DType),
+                v => new OneHotOp((int)v[0].ToScalar(), values.DType, axis, v[1].GetDouble(0), v[1].GetDouble(1), onnx: true),
                 (d, _) => Unknown(values.DType, d[0].Rank + 1)));
         };
         t["CumSum"] = c =>

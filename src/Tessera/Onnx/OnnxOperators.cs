@@ -21,6 +21,7 @@ public static partial class OnnxOperators
         AddShape(t);
         AddNeural(t);
         AddLosses(t);
+        AddResize(t);
         return t;
     }
 
@@ -46,6 +47,8 @@ public static partial class OnnxOperators
         t["PRelu"] = c =>
         {
             Node x = c.Required(0), slope = c.Required(1);
+            // Before opset 7 a 1-D slope is per channel (axis 1), not NumPy-broadcast from the right.
+            if (c.Opset < 7 && slope.Rank == 1 && x.Rank > 2) slope = Unsqueeze(slope, [.. Enumerable.Range(1, x.Rank - 2)]);
             return One(Where(Less(x, ZerosLike(x)), Mul(x, slope), x));
         };
 

@@ -151,40 +151,6 @@ public sealed class TriluOp(bool upper, long k) : Operation
     public override Node?[] Gradient(Node output, Node gy) => [gy.Graph.Apply(this, gy)];
 }
 
-/// <summary>ONNX OneHot: indices → a new axis of size depth holding on/off values (negative indices wrap).</summary>
-public sealed class OneHotOp(int depth, int axis, double off, double on, DType dtype) : Operation
-{
-    public override string Name => "OneHot";
-
-    public override TensorType InferType(ReadOnlySpan<TensorType> inputs)
-    {
-        ExpectInputs(inputs, 1);
-        if (depth < 1) throw new ArgumentException($"{Name}: depth must be positive, got {depth}.");
-        var s = inputs[0].Shape.ToList();
-        int a = axis < 0 ? axis + s.Count + 1 : axis;
-        if (a < 0 || a > s.Count) throw new ArgumentOutOfRangeException(nameof(axis), $"{Name}: axis {axis} is out of range for rank {s.Count + 1}.");
-        s.Insert(a, depth);
-        return new TensorType(dtype, [.. s]);
-    }
-
-    public override void Forward(ReadOnlySpan<Tensor> inputs, Tensor output)
-    {
-        var ind = inputs[0];
-        int a = axis < 0 ? axis + ind.Rank + 1 : axis;
-        var (outer, _, inner) = GatherOp.Blocks(output.Shape, a);
-        output.Fill(off);
-        for (int o = 0; o < outer; o++)
-            for (int i = 0; i < inner; i++)
-            {
-                long v = (long)ind.GetDouble(o * inner + i);
-                if (v < 0) v += depth;
-                if (v >= 0 && v < depth) output.SetDouble((o * depth + (int)v) * inner + i, on);
-            }
-    }
-
-    public override Node?[] Gradient(Node output, Node gy) => [null];
-}
-
 /// <summary>ONNX GatherElements: y[i][j][k] = x[...index[i][j][k] along axis...]; output shaped like the indices.</summary>
 public sealed class GatherElementsOp(int axis) : Operation
 {
