@@ -93,8 +93,9 @@ public static class OnnxImporter
             var ctx = new OnnxNodeContext(np, nodeInputs, opset, g, baseDirectory);
             Node[] outputs;
             try { outputs = builder(ctx); }
-            catch (Exception e) when (e is ArgumentException or InvalidOperationException or IndexOutOfRangeException && e is not OnnxFormatException)
+            catch (Exception e) when (e is not (OnnxFormatException or OnnxUnsupportedException or OutOfMemoryException))
             {
+                // Malformed attributes or shapes surface as the op's own validation errors; report them against the node.
                 throw new OnnxFormatException($"node '{np.Name}' ({np.OpType}, opset {opset}): {e.Message}", e);
             }
             for (int i = 0; i < np.Output.Count; i++)
