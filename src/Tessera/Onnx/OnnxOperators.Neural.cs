@@ -222,8 +222,15 @@ public static partial class OnnxOperators
             bool colMajor = c.Int("storage_order", 0) != 0;
             return [c.Graph.Apply(new PoolNdOp(max, window, includePad), x), c.Graph.Apply(new PoolNdOp(max, window, includePad, 1, colMajor), x)];
         }
-        if (spatialRank == 2 && !ceil && dil.All(d => d == 1) && pads[0] * 2 <= kernel[0] && pads[1] * 2 <= kernel[1] && pads[2] * 2 <= kernel[0] && pads[3] * 2 <= kernel[1]
-            && pads[0] == pads[2] && pads[1] == pads[3])
+        if (spatialRank == 2 && ceil && (max || !includePad) && dil.All(d => d == 1) && x.Shape[2] > 0 && x.Shape[3] > 0)
+        {
+            // Ceil mode = extra end padding that max and exclude-pad averaging both ignore.
+            var outSize = window.OutputSpatial("Pool", x.Shape[2..]);
+            for (int i = 0; i < 2; i++) pads[i + 2] = Math.Max(pads[i + 2], (outSize[i] - 1) * strides[i] + kernel[i] - x.Shape[i + 2] - pads[i]);
+            ceil = false;
+        }
+        if (spatialRank == 2 && !ceil && dil.All(d => d == 1) && pads[0] * 2 <= kernel[0] && pads[1] * 2 <= kernel[1]
+            && pads[2] < kernel[0] && pads[3] < kernel[1])
             return One(max ? MaxPool2d(x, kernel, strides, [pads[0], pads[1], pads[2], pads[3]])
                            : AvgPool2d(x, kernel, strides, [pads[0], pads[1], pads[2], pads[3]], includePad));
         return One(c.Graph.Apply(new PoolNdOp(max, window, includePad), x));
