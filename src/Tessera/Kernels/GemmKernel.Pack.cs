@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -9,6 +10,7 @@ public static partial class GemmKernel
     /// Packs one full 6-row float micro-panel of a non-transposed A (rows <paramref name="a"/> + i·lda)
     /// into p-major order d[p·6 + i], eight columns at a time through an in-register 6×8 transpose.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void PackA6F32Avx(float* a, int lda, int kc, float* d)
     {
         float* r0 = a, r1 = a + lda, r2 = r1 + lda, r3 = r2 + lda, r4 = r3 + lda, r5 = r4 + lda;
