@@ -260,6 +260,10 @@ public static partial class GemmKernel
                     }
                 }
             }
+            else if (typeof(T) == typeof(float) && nr == 16 && NR == 16 && UseAvx2)
+            {
+                PackB16TransF32Avx((float*)(b + (long)jr * ldb), ldb, kc, (float*)dst);
+            }
             else
             {
                 for (int j = 0; j < nr; j++)
