@@ -50,8 +50,9 @@ public static partial class GemmKernel
         else { MR = MRd; NR = NRd; MC = MCd; KC = KCd; NC = NCd; }
 
         int kcMax = Math.Min(KC, k);
-        int mcMax = Math.Min(MC, RoundUp(m, MR));
-        int ncMax = Math.Min(NC, RoundUp(n, NR));
+        // Packed blocks are padded to whole micro-panels (also when MC/NC are not multiples of MR/NR).
+        int mcMax = RoundUp(Math.Min(MC, m), MR);
+        int ncMax = RoundUp(Math.Min(NC, n), NR);
         T* ap = PackBuffers<T>.A(mcMax * kcMax);
         T* bp = PackBuffers<T>.B(ncMax * kcMax);
         T* tile = stackalloc T[MR * NR];

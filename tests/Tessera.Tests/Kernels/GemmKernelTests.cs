@@ -201,8 +201,9 @@ public sealed class GemmKernelTests
                 case Path.TinyBlocks:
                     GemmKernel.SmallThreshold = 0;
                     GemmKernel.MaxThreads = 1;
-                    (GemmKernel.MCf, GemmKernel.KCf, GemmKernel.NCf) = (12, 7, 32);
-                    (GemmKernel.MCd, GemmKernel.KCd, GemmKernel.NCd) = (6, 5, 16);
+                    // Deliberately not multiples of the 6×16 / 6×8 register tiles.
+                    (GemmKernel.MCf, GemmKernel.KCf, GemmKernel.NCf) = (13, 7, 37);
+                    (GemmKernel.MCd, GemmKernel.KCd, GemmKernel.NCd) = (7, 5, 19);
                     break;
             }
             action();
