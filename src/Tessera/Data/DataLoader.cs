@@ -6,6 +6,7 @@ namespace Tessera.Data;
 /// Splits a dataset into mini-batches, shuffled by a seed per epoch, assembled ahead of the consumer by background
 /// workers. Each worker owns every W-th batch and a bounded channel, and the consumer reads the channels round-robin,
 /// so batches arrive in order, at most <see cref="Prefetch"/> per worker are buffered, and reading overlaps compute.
+/// With zero workers batches are read inline, on the consumer's thread (no overlap; for comparison and debugging).
 /// </summary>
 public sealed class DataLoader(IDataset dataset, int batchSize, bool shuffle = true, bool dropLast = false, int workers = 2, int prefetch = 2)
 {
@@ -13,7 +14,7 @@ public sealed class DataLoader(IDataset dataset, int batchSize, bool shuffle = t
     public int BatchSize { get; } = batchSize > 0 ? batchSize : throw new ArgumentOutOfRangeException(nameof(batchSize), $"batch size must be ≥ 1, got {batchSize}");
     public bool Shuffle { get; } = shuffle;
     public bool DropLast { get; } = dropLast;
-    public int Workers { get; } = Math.Max(1, workers);
+    public int Workers { get; } = Math.Max(0, workers);
     public int Prefetch { get; } = Math.Max(1, prefetch);
 
     public int BatchesPerEpoch => DropLast ? Dataset.Count / BatchSize : (Dataset.Count + BatchSize - 1) / BatchSize;
@@ -40,6 +41,15 @@ public sealed class DataLoader(IDataset dataset, int batchSize, bool shuffle = t
     {
         var order = Order(seed);
         int batches = BatchesPerEpoch;
+        if (Workers == 0)
+        {
+            for (int b = 0; b < batches; b++)
+            {
+                cancel.ThrowIfCancellationRequested();
+                yield return Assemble(order, b);
+            }
+            yield break;
+        }
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
         var channels = new Channel<Batch>[Workers];
         var tasks = new Task[Workers];

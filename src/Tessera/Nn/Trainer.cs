@@ -62,6 +62,9 @@ public sealed class Trainer : IDisposable
     public List<EpochMetrics> History { get; } = [];
     public int EpochsDone => History.Count;
 
+    /// <summary>The training-graph executor (e.g. to turn on <see cref="TapeMachine.Profiling"/>).</summary>
+    public TapeMachine TrainMachine => _trainMachine;
+
     /// <summary>Reloads a checkpoint: same config, parameters, optimizer state and history; training continues after it.</summary>
     public static Trainer Resume(string checkpointDir)
     {
