@@ -5,4 +5,6 @@ var root = new RootCommand("Tessera: tensors, autodiff, training and serving for
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(TrainCommand.CreateTrain());
 root.Subcommands.Add(TrainCommand.CreateEval());
+root.Subcommands.Add(OnnxCommands.CreateRun());
+root.Subcommands.Add(OnnxCommands.CreatePredict());
 return root.Parse(args).Invoke();
