@@ -192,7 +192,8 @@ public static partial class OnnxOperators
             {
                 int target = outShape is not null ? outShape[outShape.Length - r + i] : inSize * strides[i];
                 int total = strides[i] * (inSize - 1) + outPad[i] + eff - target;
-                begin[i] = autoPad == "SAME_UPPER" ? total / 2 : total - total / 2;
+                int half = (int)Math.Floor(total / 2.0);   // floor division, as the ONNX reference: negative totals pad the end
+                begin[i] = autoPad == "SAME_UPPER" ? half : total - half;
                 spatial[i] = target;
             }
             else
@@ -370,4 +371,60 @@ internal sealed class LazyResizeOp(int[]? staticShape, ResizeMode mode, string c
 
     public override bool ValueDependentShape => true;
     public override void Forward(ReadOnlySpan<Tensor> inputs, Tensor output) => For(inputs[0].ShapeArray()).Forward(inputs, output);
+}
+
+public static partial class OnnxOperators
+{
+    private static void AddMisc(Dictionary<string, OnnxOpBuilder> t)
+    {
+        foreach (var w in new[] { SignalWindow.Hann, SignalWindow.Hamming, SignalWindow.Blackman })
+            t[w + "Window"] = c =>
+            {
+                var dtype = DTypeAttr(c, "output_datatype", DType.Float32);
+                bool periodic = c.Int("periodic", 1) != 0;
+                return One(c.Bind(w + "Window", [], [c.Required(0)], v => new SignalWindowOp(w, (int)v[0].ToScalar(), periodic, dtype), (_, _) => Unknown(dtype, 1)));
+            };
+        t["Det"] = c => One(c.Graph.Apply(new DeterminantOp(), c.Required(0)));
+        t["LRN"] = c => One(c.Graph.Apply(new LrnOp((int)c.Int("size", 1), c.Float("alpha", 1e-4f), c.Float("beta", 0.75f), c.Float("bias", 1f)), c.Required(0)));
+        t["ReverseSequence"] = c => One(c.Graph.Apply(new ReverseSequenceOp((int)c.Int("batch_axis", 1), (int)c.Int("time_axis", 0)), c.Required(0), c.Required(1)));
+        t["BitShift"] = c => One(c.Graph.Apply(new BitShiftOp(c.String("direction", "LEFT") == "LEFT"), c.Required(0), c.Required(1)));
+        t["QuantizeLinear"] = c =>
+        {
+            Node x = c.Required(0), scale = c.Required(1);
+            var zp = c.Input(2);
+            var outType = zp?.DType ?? DType.UInt8;
+            if (outType != DType.UInt8) throw c.Unsupported($"quantizing to {outType.Name()}");
+            int axis = (int)c.Int("axis", 1);
+            var q = c.Graph.Apply(new MathOp(MathFunction.Round), Div(x, PerAxis(c, scale, x, axis)));
+            if (zp is not null) q = Add(q, Cast(PerAxis(c, zp, x, axis), x.DType));
+            return One(Cast(c.Graph.Apply(new ClipOp(0, 255), q), DType.UInt8));
+        };
+        t["DequantizeLinear"] = c =>
+        {
+            Node x = c.Required(0), scale = c.Required(1);
+            int axis = (int)c.Int("axis", 1);
+            var xf = Cast(x, scale.DType);
+            if (c.Input(2) is { } zp) xf = Sub(xf, Cast(PerAxis(c, zp, x, axis), scale.DType));
+            return One(Mul(xf, PerAxis(c, scale, x, axis)));
+        };
+        t["DynamicQuantizeLinear"] = c =>
+        {
+            var x = c.Required(0);
+            var zero = c.Graph.Constant(0, x.DType);
+            var hi = Maximum(Max(x), zero); var lo = Minimum(Min(x), zero);
+            var scale = Div(Sub(hi, lo), c.Graph.Constant(255, x.DType));
+            var zpf = c.Graph.Apply(new ClipOp(0, 255), c.Graph.Apply(new MathOp(MathFunction.Round), Sub(zero, Div(lo, scale))));
+            var q = c.Graph.Apply(new ClipOp(0, 255), Add(c.Graph.Apply(new MathOp(MathFunction.Round), Div(x, scale)), zpf));
+            return [Cast(q, DType.UInt8), scale, Cast(zpf, DType.UInt8)];
+        };
+    }
+
+    /// <summary>A 1-D per-channel parameter reshaped to broadcast along <paramref name="axis"/> of x (scalars unchanged).</summary>
+    private static Node PerAxis(OnnxNodeContext c, Node p, Node x, int axis)
+    {
+        if (p.Rank == 0) return p;
+        if (axis < 0) axis += x.Rank;
+        var trailing = Enumerable.Range(1, x.Rank - axis - 1).ToArray();
+        return trailing.Length == 0 ? p : Unsqueeze(p, trailing);
+    }
 }

@@ -22,6 +22,7 @@ public static partial class OnnxOperators
         AddNeural(t);
         AddLosses(t);
         AddResize(t);
+        AddMisc(t);
         return t;
     }
 
