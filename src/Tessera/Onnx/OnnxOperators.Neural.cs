@@ -384,6 +384,7 @@ public static partial class OnnxOperators
                 bool periodic = c.Int("periodic", 1) != 0;
                 return One(c.Bind(w + "Window", [], [c.Required(0)], v => new SignalWindowOp(w, (int)v[0].ToScalar(), periodic, dtype), (_, _) => Unknown(dtype, 1)));
             };
+        t["Einsum"] = c => One(c.Graph.Apply(new EinsumOp(c.String("equation", "")), [.. Enumerable.Range(0, c.InputCount).Select(c.Required)]));
         t["Det"] = c => One(c.Graph.Apply(new DeterminantOp(), c.Required(0)));
         t["LRN"] = c => One(c.Graph.Apply(new LrnOp((int)c.Int("size", 1), c.Float("alpha", 1e-4f), c.Float("beta", 0.75f), c.Float("bias", 1f)), c.Required(0)));
         t["ReverseSequence"] = c => One(c.Graph.Apply(new ReverseSequenceOp((int)c.Int("batch_axis", 1), (int)c.Int("time_axis", 0)), c.Required(0), c.Required(1)));
@@ -426,5 +427,35 @@ public static partial class OnnxOperators
         if (axis < 0) axis += x.Rank;
         var trailing = Enumerable.Range(1, x.Rank - axis - 1).ToArray();
         return trailing.Length == 0 ? p : Unsqueeze(p, trailing);
+    }
+}
+
+public static partial class OnnxOperators
+{
+    private static void AddRecurrent(Dictionary<string, OnnxOpBuilder> t)
+    {
+        t["RNN"] = c => Recurrent(c, RecurrentCell.Rnn, ["Tanh"]);
+        t["GRU"] = c => Recurrent(c, RecurrentCell.Gru, ["Sigmoid", "Tanh"]);
+        t["LSTM"] = c => Recurrent(c, RecurrentCell.Lstm, ["Sigmoid", "Tanh", "Tanh"]);
+    }
+
+    private static Node[] Recurrent(OnnxNodeContext c, RecurrentCell cell, string[] defaults)
+    {
+        string direction = c.String("direction", "forward");
+        int dirs = direction == "bidirectional" ? 2 : 1;
+        var acts = c.Attribute("activations") is { } a ? a.Strings.Select(s => s.ToStringUtf8()).ToArray() : [.. Enumerable.Repeat(defaults, dirs).SelectMany(x => x)];
+        if (acts.Length < defaults.Length * dirs) acts = [.. Enumerable.Repeat(acts, dirs).SelectMany(x => x)];
+        var alphas = c.Floats("activation_alpha")?.Select(f => (double)f).ToArray() ?? [];
+        var betas = c.Floats("activation_beta")?.Select(f => (double)f).ToArray() ?? [];
+        double? clip = c.Has("clip") ? c.Float("clip", 0) : null;
+        var x = c.Required(0);
+        int hidden = (int)c.Int("hidden_size", c.Required(2).Shape[^1]);
+        if (cell == RecurrentCell.Lstm && c.Int("input_forget", 0) != 0) throw c.Unsupported("input_forget");
+        var present = new bool[8];
+        var args = new List<Node>();
+        for (int i = 0; i < 8; i++) if (c.Input(i) is { } n) { present[i] = true; args.Add(n); }
+        int outputs = cell == RecurrentCell.Lstm ? 3 : 2;
+        return [.. Enumerable.Range(0, outputs).Select(o => c.Graph.Apply(new RecurrentOp(cell, hidden, direction, c.Int("linear_before_reset", 0) != 0,
+            (int)c.Int("layout", 0), acts, alphas, betas, clip, present, o), [.. args]))];
     }
 }

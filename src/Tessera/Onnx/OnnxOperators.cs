@@ -23,6 +23,7 @@ public static partial class OnnxOperators
         AddLosses(t);
         AddResize(t);
         AddMisc(t);
+        AddRecurrent(t);
         return t;
     }
 
