@@ -385,6 +385,19 @@ public static partial class OnnxOperators
                 return One(c.Bind(w + "Window", [], [c.Required(0)], v => new SignalWindowOp(w, (int)v[0].ToScalar(), periodic, dtype), (_, _) => Unknown(dtype, 1)));
             };
         t["Einsum"] = c => One(c.Graph.Apply(new EinsumOp(c.String("equation", "")), [.. Enumerable.Range(0, c.InputCount).Select(c.Required)]));
+        t["NonMaxSuppression"] = c =>
+        {
+            var args = Enumerable.Range(0, c.InputCount).Select(c.Input).ToList();
+            // Absent optional inputs in the middle become empty tensors, so positions stay fixed.
+            var nodes = args.Select((n, i) => n ?? c.Graph.Constant(Tensor.Zeros(i == 2 ? DType.Int64 : DType.Float32, 0))).ToArray();
+            return One(c.Graph.Apply(new NonMaxSuppressionOp(c.Int("center_point_box", 0) != 0), nodes));
+        };
+        t["Unique"] = c =>
+        {
+            int? axis = c.Has("axis") ? (int)c.Int("axis", 0) : null;
+            bool sorted = c.Int("sorted", 1) != 0;
+            return [.. Enumerable.Range(0, 4).Select(o => c.Graph.Apply(new UniqueOp(axis, sorted, o), c.Required(0)))];
+        };
         t["Det"] = c => One(c.Graph.Apply(new DeterminantOp(), c.Required(0)));
         t["LRN"] = c => One(c.Graph.Apply(new LrnOp((int)c.Int("size", 1), c.Float("alpha", 1e-4f), c.Float("beta", 0.75f), c.Float("bias", 1f)), c.Required(0)));
         t["ReverseSequence"] = c => One(c.Graph.Apply(new ReverseSequenceOp((int)c.Int("batch_axis", 1), (int)c.Int("time_axis", 0)), c.Required(0), c.Required(1)));
