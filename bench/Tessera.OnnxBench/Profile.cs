@@ -15,7 +15,7 @@ static class OpProfile
         var shape = x.Shape.Select((d, i) => d < 0 ? batch : d).ToArray();
         var values = new Dictionary<Node, Tensor> { [x] = Tensor.RandomNormal(1, DType.Float32, 0, 1, shape) };
         var times = new Dictionary<string, (double Ms, int Count)>();
-        for (int rep = 0; rep < 2; rep++)
+        for (int rep = 0; rep < 8; rep++)
         {
             times.Clear();
             foreach (var n in g.Graph.Nodes)
