@@ -304,6 +304,11 @@ public static partial class OnnxOperators
                 return MakeResize(null, mode, coord, nearest, a, exclude, extrap, scalesV is { Length: > 0 } ? scalesV : null, sizesV, roiV);
             }, (d, _) => Unknown(d[0].DType, d[0].Rank)));
         };
+        t["GridSample"] = c =>
+        {
+            var mode = c.String("mode", "bilinear") switch { "nearest" => ResizeMode.Nearest, "bicubic" => ResizeMode.Cubic, _ => ResizeMode.Linear };
+            return One(c.Graph.Apply(new GridSampleOp(mode, c.String("padding_mode", "zeros"), c.Int("align_corners", 0) != 0), c.Required(0), c.Required(1)));
+        };
         t["Upsample"] = c =>
         {
             var x = c.Required(0);
