@@ -60,7 +60,8 @@ public static class OnnxImporter
     public static OnnxGraph Import(ModelProto model, IReadOnlyDictionary<string, Tensor> initializers, string? baseDirectory)
     {
         int opset = DefaultOpset(model);
-        if (opset < MinOpset || opset > MaxOpset)
+        // A model may import no default-domain opset at all (only other domains); its nodes are then reported by domain.
+        if ((opset < MinOpset && model.Graph.Node.Any(n => n.Domain is "" or "ai.onnx")) || opset > MaxOpset)
             throw new OnnxUnsupportedException($"default-domain opset {opset} is not supported (opsets {MinOpset}–{MaxOpset}).");
         var g = new Graph();
         var values = new Dictionary<string, Node>();

@@ -477,3 +477,63 @@ public static partial class OnnxOperators
             (int)c.Int("layout", 0), acts, alphas, betas, clip, present, o), [.. args]))];
     }
 }
+
+public static partial class OnnxOperators
+{
+    /// <summary>Integer and quantized linear algebra, computed exactly in float64 over the (x − zero point) values.</summary>
+    private static void AddQuantized(Dictionary<string, OnnxOpBuilder> t)
+    {
+        t["MatMulInteger"] = c => One(Cast(MatMul(Centered(c, 0, 2, null), Centered(c, 1, 3, null)), DType.Int32));
+        t["ConvInteger"] = c =>
+        {
+            var conv = ConvOn(c, Centered(c, 0, 2, null), Centered(c, 1, 3, null), null);
+            return One(Cast(conv, DType.Int32));
+        };
+        t["QLinearMatMul"] = c =>
+        {
+            // inputs: a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp
+            var real = MatMul(Centered(c, 0, 2, 1), Centered(c, 3, 5, 4));
+            return One(Requantize(c, real, 6, 7));
+        };
+        t["QLinearConv"] = c =>
+        {
+            // inputs: x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp, B (int32, in x_scale·w_scale units)
+            Node? bias = c.Input(8) is { } b ? Mul(Cast(b, DType.Float64), Mul(Cast(c.Required(1), DType.Float64), Cast(c.Required(4), DType.Float64))) : null;
+            var real = ConvOn(c, Centered(c, 0, 2, 1), Centered(c, 3, 5, 4, perChannelAxis: 0), bias);
+            return One(Requantize(c, real, 6, 7));
+        };
+    }
+
+    /// <summary>(input − zero point)·scale in float64 (scale optional; per-channel along an axis when 1-D).</summary>
+    private static Node Centered(OnnxNodeContext c, int value, int zeroPoint, int? scale, int perChannelAxis = -1)
+    {
+        var x = Cast(c.Required(value), DType.Float64);
+        Node Shape(Node p) => perChannelAxis >= 0 && p.Rank == 1 ? PerAxis(c, p, x, perChannelAxis) : p;
+        if (c.Input(zeroPoint) is { } zp) x = Sub(x, Shape(Cast(zp, DType.Float64)));
+        if (scale is int s) x = Mul(x, Shape(Cast(c.Required(s), DType.Float64)));
+        return x;
+    }
+
+    private static Node Requantize(OnnxNodeContext c, Node real, int yScale, int yZeroPoint)
+    {
+        var q = c.Graph.Apply(new MathOp(MathFunction.Round), Div(real, Cast(c.Required(yScale), DType.Float64)));
+        var zp = c.Input(yZeroPoint);
+        if (zp is not null) q = Add(q, Cast(zp, DType.Float64));
+        var type = zp?.DType ?? DType.UInt8;
+        if (type != DType.UInt8) throw c.Unsupported($"quantized output of type {type.Name()}");
+        return Cast(c.Graph.Apply(new ClipOp(0, 255), q), DType.UInt8);
+    }
+
+    /// <summary>A Conv node's attributes applied to given float inputs.</summary>
+    private static Node ConvOn(OnnxNodeContext c, Node x, Node w, Node? b)
+    {
+        int spatialRank = x.Rank - 2;
+        var kernel = c.Int32s("kernel_shape") ?? w.Shape[2..];
+        var strides = c.Int32s("strides") ?? [.. Enumerable.Repeat(1, spatialRank)];
+        var dil = c.Int32s("dilations") ?? [.. Enumerable.Repeat(1, spatialRank)];
+        var pads = WindowPads(c, x.Shape[2..], kernel, strides, dil);
+        int groups = (int)c.Int("group", 1);
+        var op = new ConvNdOp(new WindowNd(kernel, strides, pads, dil), groups);
+        return b is null ? c.Graph.Apply(op, x, w) : c.Graph.Apply(op, x, w, b);
+    }
+}

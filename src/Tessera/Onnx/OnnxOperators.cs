@@ -24,6 +24,7 @@ public static partial class OnnxOperators
         AddResize(t);
         AddMisc(t);
         AddRecurrent(t);
+        AddQuantized(t);
         return t;
     }
 
