@@ -403,6 +403,19 @@ public static partial class OnnxOperators
             bool sorted = c.Int("sorted", 1) != 0;
             return [.. Enumerable.Range(0, 4).Select(o => c.Graph.Apply(new UniqueOp(axis, sorted, o), c.Required(0)))];
         };
+        t["MaxUnpool"] = c =>
+        {
+            var x = c.Required(0);
+            var kernel = c.Int32s("kernel_shape") ?? throw c.Error("attribute 'kernel_shape' is required");
+            int r = kernel.Length;
+            var strides = c.Int32s("strides") ?? [.. Enumerable.Repeat(1, r)];
+            var pads = c.Int32s("pads") ?? new int[2 * r];
+            if (!x.Type.IsFullyKnown) throw c.Unsupported("an input of unknown shape");
+            int[] shape = [x.Shape[0], x.Shape[1], .. Enumerable.Range(0, r).Select(i => (x.Shape[i + 2] - 1) * strides[i] + kernel[i] - pads[i] - pads[i + r])];
+            if (c.Input(2) is { } shapeNode)
+                return One(c.Bind("MaxUnpool", [x, c.Required(1)], [shapeNode], v => new MaxUnpoolOp(OnnxNodeContext.Int32Values(v[0]), shape), (d, _) => Unknown(d[0].DType, d[0].Rank)));
+            return One(c.Graph.Apply(new MaxUnpoolOp(shape), x, c.Required(1)));
+        };
         t["Det"] = c => One(c.Graph.Apply(new DeterminantOp(), c.Required(0)));
         t["LRN"] = c => One(c.Graph.Apply(new LrnOp((int)c.Int("size", 1), c.Float("alpha", 1e-4f), c.Float("beta", 0.75f), c.Float("bias", 1f)), c.Required(0)));
         t["ReverseSequence"] = c => One(c.Graph.Apply(new ReverseSequenceOp((int)c.Int("batch_axis", 1), (int)c.Int("time_axis", 0)), c.Required(0), c.Required(1)));

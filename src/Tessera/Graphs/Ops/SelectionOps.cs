@@ -174,3 +174,62 @@ public sealed class UniqueOp(int? axis, bool sorted, int output) : Operation
 
     public override Node?[] Gradient(Node output, Node gy) => [null];
 }
+
+/// <summary>
+/// ONNX Dropout with run-time ratio and training_mode inputs: the identity (mask all true) in inference or at ratio 0.
+/// Random dropping in training mode is not supported here (Nn's DropoutMaskOp serves training).
+/// </summary>
+public sealed class InferenceDropoutOp(int output) : Operation
+{
+    public override string Name => "Dropout";
+
+    public override TensorType InferType(ReadOnlySpan<TensorType> inputs) => new(output == 0 ? inputs[0].DType : DType.Bool, inputs[0].Shape);
+
+    public override void Forward(ReadOnlySpan<Tensor> inputs, Tensor y)
+    {
+        double ratio = inputs.Length > 1 && inputs[1].Length > 0 ? inputs[1].GetDouble(0) : 0.5;
+        bool training = inputs.Length > 2 && inputs[2].Length > 0 && inputs[2].GetDouble(0) != 0;
+        if (training && ratio != 0) throw new NotSupportedException("Dropout: random dropping in training mode is not supported for ONNX models.");
+        if (output == 0) inputs[0].CopyTo(y); else y.Fill(1);
+    }
+
+    public override Node?[] Gradient(Node output, Node gy) => throw new NotSupportedException("Dropout (ONNX) has no gradient rule.");
+}
+
+/// <summary>
+/// ONNX MaxUnpool: zeros of the output shape with each value written at its index. Indices are flat positions in the
+/// tensor MaxPool saw (<paramref name="pooledFrom"/>); a larger output_shape places them by their coordinates.
+/// </summary>
+public sealed class MaxUnpoolOp(int[] outputShape, int[]? pooledFrom = null) : Operation
+{
+    public override string Name => "MaxUnpool";
+
+    public override TensorType InferType(ReadOnlySpan<TensorType> inputs)
+    {
+        ExpectInputs(inputs, 2);
+        if (outputShape.Any(d => d < 0)) throw new ShapeMismatchException(Name, $"output shape {ShapeMath.Format(outputShape)} is negative");
+        return new TensorType(inputs[0].DType, (int[])outputShape.Clone());
+    }
+
+    public override void Forward(ReadOnlySpan<Tensor> inputs, Tensor y)
+    {
+        y.Fill(0);
+        for (int i = 0; i < inputs[0].Length; i++)
+        {
+            long k = (long)inputs[1].GetDouble(i);
+            if (pooledFrom is not null)
+            {
+                // Coordinates in the pooled-from tensor, re-flattened in the output's shape.
+                long rem = k, flat = 0, scale = 1;
+                var coords = new long[pooledFrom.Length];
+                for (int d = pooledFrom.Length - 1; d >= 0; d--) { coords[d] = rem % pooledFrom[d]; rem /= pooledFrom[d]; }
+                for (int d = outputShape.Length - 1; d >= 0; d--) { flat += coords[d] * scale; scale *= outputShape[d]; }
+                k = flat;
+            }
+            if (k < 0 || k >= y.Length) throw new IndexOutOfRangeException($"{Name}: index {k} is outside the output of {y.Length} elements.");
+            y.SetDouble((int)k, inputs[0].GetDouble(i));
+        }
+    }
+
+    public override Node?[] Gradient(Node output, Node gy) => throw new NotSupportedException("MaxUnpool has no gradient rule.");
+}
