@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text;
+using Tessera.Text;
 using Tessera.Text.Segmentation;
 
 namespace Tessera.Cli.Commands;
@@ -9,8 +10,7 @@ internal static class TextCommands
 {
     /// <summary>Reads UTF-8 text line by line as Python's text mode does (\n, \r and \r\n end a line; bad bytes become U+FFFD).</summary>
     internal static StreamReader OpenInput(string? file) =>
-        new(file is null or "-" ? Console.OpenStandardInput() : File.OpenRead(file), new UTF8Encoding(false, false),
-            detectEncodingFromByteOrderMarks: false, bufferSize: 1 << 16);
+        TextLines.Open(file is null or "-" ? Console.OpenStandardInput() : File.OpenRead(file));
 
     internal static StreamWriter OpenOutput() =>
         new(Console.OpenStandardOutput(), new UTF8Encoding(false), 1 << 16) { AutoFlush = false, NewLine = "\n" };

@@ -68,6 +68,10 @@ public sealed class JiebaSegmenter
         return words;
     }
 
+    /// <summary>Cuts UTF-8 bytes; invalid sequences become U+FFFD (never an exception).</summary>
+    public List<string> CutUtf8(ReadOnlySpan<byte> utf8, SegmentMode mode = SegmentMode.Accurate, bool hmm = true) =>
+        Cut(TextLines.Decode(utf8), mode, hmm);
+
     /// <summary>
     /// jieba's <c>tokenize</c>: each word with its start and end offsets. <paramref name="mode"/> is
     /// <see cref="SegmentMode.Accurate"/> ("default") or <see cref="SegmentMode.Search"/>.
