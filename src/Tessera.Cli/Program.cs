@@ -4,4 +4,5 @@ using Tessera.Cli.Commands;
 var root = new RootCommand("Tessera: tensors, autodiff, training and serving for .NET.");
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(TextCommands.CreateSegment());
+root.Subcommands.Add(TextCommands.CreateText());
 return root.Parse(args).Invoke();

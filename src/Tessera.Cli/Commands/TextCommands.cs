@@ -79,6 +79,59 @@ internal static class TextCommands
         return cmd;
     }
 
+    /// <summary><c>tessera text ...</c>: the classification pipeline and the segmenter benchmark.</summary>
+    public static Command CreateText()
+    {
+        var text = new Command("text", "Chinese text: classification pipeline (train, predict) and segmenter benchmark.");
+        text.Subcommands.Add(CreateBench());
+        text.Subcommands.Add(CreateCompileDict());
+        return text;
+    }
+
+    private static Command CreateBench()
+    {
+        var corpus = new Argument<string>("CORPUS") { Description = "UTF-8 text file, cut line by line." };
+        var threads = new Option<int>("--threads") { Description = "Worker threads.", DefaultValueFactory = _ => 1 };
+        var seconds = new Option<double>("--seconds") { Description = "Minimum timed duration.", DefaultValueFactory = _ => 5 };
+        var mode = new Option<string>("--mode") { Description = "hmm, nohmm, full or search.", DefaultValueFactory = _ => "hmm" };
+        var spans = new Option<bool>("--spans") { Description = "Collect token ranges instead of strings." };
+        var cmd = new Command("bench", "Dictionary load time/memory and segmentation throughput (JSON line).");
+        cmd.Arguments.Add(corpus);
+        foreach (var o in new Option[] { threads, seconds, mode, spans }) cmd.Options.Add(o);
+        cmd.SetAction(p => TextBenchmark.Run(p.GetValue(corpus)!, p.GetValue(threads), p.GetValue(seconds), p.GetValue(mode)!, !p.GetValue(spans)));
+        return cmd;
+    }
+
+    private static Command CreateCompileDict()
+    {
+        var input = new Argument<string>("INPUT") { Description = "Dictionary in jieba's dict.txt format (may be .gz)." };
+        var output = new Argument<string>("OUTPUT") { Description = "Compiled dictionary to write (gzipped when it ends in .gz)." };
+        var cmd = new Command("compile-dict", "Compile a jieba dict.txt into Tessera's fast-loading form.");
+        cmd.Arguments.Add(input);
+        cmd.Arguments.Add(output);
+        cmd.SetAction(p =>
+        {
+            try
+            {
+                var dict = PrefixDictionary.LoadFile(p.GetValue(input)!);
+                string path = p.GetValue(output)!;
+                using var file = File.Create(path);
+                using Stream s = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase)
+                    ? new System.IO.Compression.GZipStream(file, System.IO.Compression.CompressionLevel.SmallestSize)
+                    : file;
+                dict.SaveCompiled(s);
+                Console.WriteLine($"{path}: {dict.NodeCount} trie nodes, total frequency {dict.Total}");
+                return 0;
+            }
+            catch (Exception e) when (e is IOException or FormatException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine($"tessera text compile-dict: {e.Message}");
+                return 1;
+            }
+        });
+        return cmd;
+    }
+
     private static int SegmentPos(JiebaSegmenter seg, StreamReader input, StreamWriter output, string delim, string posDelim, bool hmm)
     {
         Console.Error.WriteLine("tessera segment: POS tagging is not available yet");

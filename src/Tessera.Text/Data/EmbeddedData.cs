@@ -5,7 +5,7 @@ namespace Tessera.Text.Data;
 /// <summary>The jieba 0.42 data files embedded in this assembly (MIT; see LICENSE-jieba.txt beside it).</summary>
 public static class EmbeddedData
 {
-    public const string DictionaryName = "dict.txt.gz";
+    public const string DictionaryName = "dict.bin.gz";
     public const string IdfName = "idf.txt.gz";
     public const string FinalSegName = "finalseg.tsv.gz";
     public const string PosSegName = "posseg.tsv.gz";

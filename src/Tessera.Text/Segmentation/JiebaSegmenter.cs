@@ -46,8 +46,7 @@ public sealed class JiebaSegmenter
     public HmmModel Hmm { get; }
 
     /// <summary>A new segmenter with jieba's default dictionary (from the embedded data; its own mutable copy).</summary>
-    public static JiebaSegmenter CreateDefault() =>
-        new(PrefixDictionary.Load(Data.EmbeddedData.Open(Data.EmbeddedData.DictionaryName), "dict.txt"));
+    public static JiebaSegmenter CreateDefault() => new(PrefixDictionary.LoadDefault());
 
     private static readonly Lazy<JiebaSegmenter> SharedInstance = new(CreateDefault);
 

@@ -13,17 +13,15 @@ namespace Tessera.Text.Segmentation;
 /// Mirrors jieba's <c>FREQ</c> dict and <c>total</c>: a node "is in FREQ" when it exists, and is a word when its
 /// frequency is positive. Reads are safe from many threads; mutation (<see cref="Set"/>) is not concurrent with reads.
 /// </remarks>
-public sealed class PrefixDictionary
+public sealed partial class PrefixDictionary
 {
-    [StructLayout(LayoutKind.Sequential)]
-    private struct Edge
-    {
-        public ulong Key;   // (parent << 16) | char; 0 = empty slot (parent ids start at 1)
-        public int Child;
-    }
+    // An edge packs (parent << 16 | char) in its high 40 bits and the child id in its low 24 bits; 0 = empty slot
+    // (parent ids start at 1). One 8-byte probe per step; 16M nodes at most.
+    private const int ChildBits = 24;
+    private const int MaxNodes = (1 << ChildBits) - 1;
 
     private readonly int[] _rootChild = new int[65536];
-    private Edge[] _edges;
+    private ulong[] _edges;
     private int _edgeCount;
     private int _shift;
     private long[] _freq;
@@ -38,7 +36,7 @@ public sealed class PrefixDictionary
     {
         int bits = 4;
         while ((1 << bits) < expectedNodes * 2) bits++;
-        _edges = new Edge[1 << bits];
+        _edges = new ulong[1 << bits];
         _shift = 64 - bits;
         _freq = new long[Math.Max(16, expectedNodes)];
         _logFreq = new double[_freq.Length];
@@ -53,7 +51,7 @@ public sealed class PrefixDictionary
 
     /// <summary>Bytes held by the trie's arrays (an estimate of its memory).</summary>
     public long ApproximateBytes =>
-        _rootChild.Length * 4L + _edges.Length * (long)Unsafe.SizeOf<Edge>() + _freq.Length * (8L + 8L + 2L);
+        _rootChild.Length * 4L + _edges.Length * 8L + _freq.Length * (8L + 8L + 2L);
 
     /// <summary>The node for the one-char prefix <paramref name="c"/>, or 0.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -67,12 +65,12 @@ public sealed class PrefixDictionary
         var edges = _edges;
         int mask = edges.Length - 1;
         int i = (int)((key * 0x9E3779B97F4A7C15UL) >> _shift);
-        ref Edge e0 = ref MemoryMarshal.GetArrayDataReference(edges);
+        ref ulong e0 = ref MemoryMarshal.GetArrayDataReference(edges);
         while (true)
         {
-            ref Edge e = ref Unsafe.Add(ref e0, i);
-            if (e.Key == key) return e.Child;
-            if (e.Key == 0) return 0;
+            ulong e = Unsafe.Add(ref e0, i);
+            if (e >> ChildBits == key) return (int)(e & MaxNodes);
+            if (e == 0) return 0;
             i = (i + 1) & mask;
         }
     }
@@ -155,7 +153,7 @@ public sealed class PrefixDictionary
         for (int i = 1; i < word.Length; i++)
         {
             int child = Next(node, word[i]);
-            if (child == 0) child = AddEdge(node, word[i]);
+            if (child == 0) child = AddNewEdge(node, word[i]);
             node = child;
         }
         return node;
@@ -163,6 +161,7 @@ public sealed class PrefixDictionary
 
     private int NewNode()
     {
+        if (_nodeCount == MaxNodes) throw new InvalidOperationException("the dictionary is full (16M trie nodes)");
         if (_nodeCount == _freq.Length)
         {
             int n = _freq.Length * 2;
@@ -173,30 +172,20 @@ public sealed class PrefixDictionary
         return _nodeCount++;
     }
 
-    private int AddEdge(int parent, char c)
-    {
-        if ((_edgeCount + 1) * 2 > _edges.Length) Grow();
-        int child = NewNode();
-        Insert(_edges, _shift, ((ulong)(uint)parent << 16) | c, child);
-        _edgeCount++;
-        return child;
-    }
-
-    private static void Insert(Edge[] edges, int shift, ulong key, int child)
+    private static void Insert(ulong[] edges, int shift, ulong key, int child)
     {
         int mask = edges.Length - 1;
         int i = (int)((key * 0x9E3779B97F4A7C15UL) >> shift);
-        while (edges[i].Key != 0) i = (i + 1) & mask;
-        edges[i].Key = key;
-        edges[i].Child = child;
+        while (edges[i] != 0) i = (i + 1) & mask;
+        edges[i] = key << ChildBits | (uint)child;
     }
 
     private void Grow()
     {
-        var bigger = new Edge[_edges.Length * 2];
+        var bigger = new ulong[_edges.Length * 2];
         int shift = _shift - 1;
         foreach (var e in _edges)
-            if (e.Key != 0) Insert(bigger, shift, e.Key, e.Child);
+            if (e != 0) Insert(bigger, shift, e >> ChildBits, (int)(e & MaxNodes));
         _edges = bigger;
         _shift = shift;
     }
@@ -206,24 +195,37 @@ public sealed class PrefixDictionary
     {
         var ms = new MemoryStream();
         stream.CopyTo(ms);
-        var dict = new PrefixDictionary(Math.Max(1024, (int)(ms.Length / 8)));
+        // dict.txt holds about one trie node per 10 bytes (jieba 0.42: 5.07 MB, 498k nodes).
+        var dict = new PrefixDictionary(Math.Max(1024, (int)(ms.Length / 10)));
         dict.AddLines(ms.GetBuffer().AsSpan(0, (int)ms.Length), sourceName);
         return dict;
     }
 
-    /// <summary>Loads a dictionary file in jieba's <c>dict.txt</c> format (gunzipped when it ends in .gz).</summary>
+    /// <summary>
+    /// Loads a dictionary file: jieba's <c>dict.txt</c> format, or the compiled form (<see cref="SaveCompiled"/>);
+    /// gunzipped first when the name ends in .gz.
+    /// </summary>
     public static PrefixDictionary LoadFile(string path)
     {
         using var s = Data.EmbeddedData.OpenFile(path);
-        return Load(s, path);
+        var ms = new MemoryStream();
+        s.CopyTo(ms);
+        var bytes = ms.GetBuffer().AsSpan(0, (int)ms.Length);
+        if (bytes.StartsWith(Magic)) return LoadCompiled(bytes, path);
+        var dict = new PrefixDictionary(Math.Max(1024, bytes.Length / 10));
+        dict.AddLines(bytes, path);
+        return dict;
     }
 
-    private static readonly UTF8Encoding StrictUtf8 = new(false, true);
+    /// <summary>jieba 0.42's dictionary, from the compiled copy embedded in this assembly.</summary>
+    public static PrefixDictionary LoadDefault() =>
+        LoadCompiled(Data.EmbeddedData.Open(Data.EmbeddedData.DictionaryName), "dict.bin (embedded)");
 
     /// <summary>
     /// Adds "word freq [tag]" lines as jieba's <c>gen_pfdict</c> does: fields split on single spaces after
     /// trimming ASCII whitespace; a later duplicate overwrites the frequency, and every line adds to the total.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // runs once per load: skip tier-0 code for the hot loop
     internal void AddLines(ReadOnlySpan<byte> text, string sourceName)
     {
         Span<char> buf = stackalloc char[256];
@@ -248,9 +250,8 @@ public sealed class PrefixDictionary
                 throw Bad(sourceName, lineNo, line, "frequency is not a non-negative integer");
 
             Span<char> word = wordBytes.Length <= buf.Length ? buf : new char[wordBytes.Length];
-            int n;
-            try { n = StrictUtf8.GetChars(wordBytes, word); }
-            catch (DecoderFallbackException) { throw Bad(sourceName, lineNo, line, "not valid UTF-8"); }
+            if (System.Text.Unicode.Utf8.ToUtf16(wordBytes, word, out _, out int n, replaceInvalidSequences: false) != System.Buffers.OperationStatus.Done)
+                throw Bad(sourceName, lineNo, line, "not valid UTF-8");
             word = word[..n];
 
             int node = AddPath(word);
