@@ -103,3 +103,30 @@ public class JiebaAgreementTests
         Assert.Equal(fx.total, seg.Dictionary.Total);
     }
 }
+
+public class PosTaggerTests
+{
+    [Fact]
+    public void Every_fixture_line_is_tagged_exactly_as_jieba_posseg_does()
+    {
+        var expected = JiebaFixtures.ReadLines<List<List<string>>>("pos.jsonl");
+        var inputs = JiebaFixtures.Inputs;
+        var tagger = new PosTagger(JiebaFixtures.Segmenter);
+        int bad = 0;
+        string first = "";
+        for (int i = 0; i < inputs.Count; i++)
+        {
+            var got = tagger.Tag(inputs[i]).Select(p => p.Word + "/" + p.Tag).ToList();
+            var want = expected[i].Select(p => p[0] + "/" + p[1]).ToList();
+            if (!got.SequenceEqual(want) && bad++ == 0) first = $"line {i + 1}: jieba [{string.Join(" ", want)}] tessera [{string.Join(" ", got)}]";
+        }
+        Assert.True(bad == 0, $"{bad} of {inputs.Count} lines differ from jieba.posseg: {first}");
+    }
+
+    [Fact]
+    public void Known_sentence_is_tagged()
+    {
+        var tagger = new PosTagger(JiebaFixtures.Segmenter);
+        Assert.Equal([("我", "r"), ("爱", "v"), ("北京", "ns"), ("天安门", "ns")], tagger.Tag("我爱北京天安门"));
+    }
+}

@@ -134,7 +134,21 @@ internal static class TextCommands
 
     private static int SegmentPos(JiebaSegmenter seg, StreamReader input, StreamWriter output, string delim, string posDelim, bool hmm)
     {
-        Console.Error.WriteLine("tessera segment: POS tagging is not available yet");
-        return 2;
+        var tagger = new PosTagger(seg);
+        var tokens = new List<TaggedToken>();
+        while (input.ReadLine() is { } line)
+        {
+            tokens.Clear();
+            tagger.Tag(line, tokens, hmm);
+            for (int i = 0; i < tokens.Count; i++)
+            {
+                if (i > 0) output.Write(delim);
+                output.Write(line.AsSpan(tokens[i].Start, tokens[i].Length));
+                output.Write(posDelim);
+                output.Write(tokens[i].Tag);
+            }
+            output.Write('\n');
+        }
+        return 0;
     }
 }

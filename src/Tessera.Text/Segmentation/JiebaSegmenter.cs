@@ -220,6 +220,9 @@ public sealed class JiebaSegmenter
         return next!;
     }
 
+    /// <summary>The route for a block (<c>next[x]</c> = end of the word starting at x); valid until the next call on this thread.</summary>
+    internal int[] RouteFor(ReadOnlySpan<char> block) => Route(block);
+
     /// <summary>Accurate mode with the HMM (jieba's <c>__cut_DAG</c>).</summary>
     private void CutDag(ReadOnlySpan<char> s, int offset, List<Token> output)
     {
