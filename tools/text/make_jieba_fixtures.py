@@ -58,10 +58,23 @@ t.del_word("出错"); steps.append({"op": "del_word", "arg": "出错", "cuts": [
 with open(os.path.join(out, "userdict.json"), "w", encoding="utf-8") as f:
     json.dump({"sentences": sentences, "steps": steps, "total": t.total}, f, ensure_ascii=False, indent=1)
 
+# Keywords: documents of 40 consecutive corpus lines, TF-IDF and TextRank top 20 with weights.
+import jieba.analyse
+docs = ["\n".join(lines[i:i + 40]) for i in range(0, len(lines), len(lines) // 24)][:24]
+kw = []
+for doc in docs:
+    kw.append({"text": doc,
+               "tfidf": jieba.analyse.extract_tags(doc, topK=20, withWeight=True),
+               "tfidf_pos": jieba.analyse.extract_tags(doc, topK=20, withWeight=True, allowPOS=("n", "v", "vn", "ns")),
+               "textrank": jieba.analyse.textrank(doc, topK=20, withWeight=True)})
+with open(os.path.join(out, "keywords.json"), "w", encoding="utf-8") as f:
+    json.dump(kw, f, ensure_ascii=False)
+
 with open(os.path.join(out, "README.md"), "w") as f:
     f.write("# jieba fixtures\n\nMade by `/usr/bin/python3 tools/text/make_jieba_fixtures.py` with jieba %s (Debian python3-jieba).\n"
             "`input.jsonl`: %d lines sampled evenly from the zh_CN manual pages of Debian's manpages-zh 1.6.4.0 "
             "(rendered by `bench/text/make_corpus.sh`), then hand-written edge cases. The other files are jieba's output "
             "for each input; `tokenize.jsonl` offsets count code points, as Python does. `userdict.json` replays "
-            "load_userdict / add_word / del_word / suggest_freq on a fresh Tokenizer.\n" % (jieba.__version__, len(inputs) - 22))
+            "load_userdict / add_word / del_word / suggest_freq on a fresh Tokenizer. `keywords.json`: jieba.analyse "
+            "TF-IDF (plain and POS-filtered) and TextRank top 20 with weights for 24 documents of 40 corpus lines.\n" % (jieba.__version__, len(inputs) - 22))
 print("wrote", len(inputs), "inputs to", out)

@@ -79,6 +79,42 @@ internal static class TextCommands
         return cmd;
     }
 
+    /// <summary><c>tessera keywords [-k N] [--textrank] [--pos n,v] [-w] [FILE]</c>: the whole input is one document.</summary>
+    public static Command CreateKeywords()
+    {
+        var topK = new Option<int>("--top", "-k") { Description = "How many keywords.", DefaultValueFactory = _ => 20 };
+        var textRank = new Option<bool>("--textrank") { Description = "TextRank instead of TF-IDF." };
+        var pos = new Option<string?>("--pos") { Description = "Comma-separated POS tags to keep (TextRank default: ns,n,vn,v)." };
+        var weights = new Option<bool>("--weights", "-w") { Description = "Print each keyword's weight after a tab." };
+        var idf = new Option<string?>("--idf") { Description = "IDF file ('word idf' lines) instead of jieba's." };
+        var file = new Argument<string?>("FILE") { Description = "Input file (default: standard input).", Arity = ArgumentArity.ZeroOrOne };
+        var cmd = new Command("keywords", "Extract keywords (jieba.analyse TF-IDF or TextRank), one per line.");
+        foreach (var o in new Option[] { topK, textRank, pos, weights, idf }) cmd.Options.Add(o);
+        cmd.Arguments.Add(file);
+        cmd.SetAction(p =>
+        {
+            try
+            {
+                string text;
+                using (var input = OpenInput(p.GetValue(file))) text = input.ReadToEnd();
+                var kw = new Tessera.Text.Keywords.KeywordExtractor(JiebaSegmenter.CreateDefault(),
+                    p.GetValue(idf) is { } path ? Tessera.Text.Keywords.IdfTable.LoadFile(path) : null);
+                var allow = p.GetValue(pos)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                var result = p.GetValue(textRank) ? kw.TextRank(text, p.GetValue(topK), allow) : kw.ExtractTfIdf(text, p.GetValue(topK), allow);
+                using var output = OpenOutput();
+                foreach (var (w, weight) in result)
+                    output.WriteLine(p.GetValue(weights) ? $"{w}\t{weight.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}" : w);
+                return 0;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+            {
+                Console.Error.WriteLine($"tessera keywords: {e.Message}");
+                return 1;
+            }
+        });
+        return cmd;
+    }
+
     /// <summary><c>tessera text ...</c>: the classification pipeline and the segmenter benchmark.</summary>
     public static Command CreateText()
     {
