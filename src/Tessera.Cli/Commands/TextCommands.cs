@@ -119,6 +119,8 @@ internal static class TextCommands
     public static Command CreateText()
     {
         var text = new Command("text", "Chinese text: classification pipeline (train, predict) and segmenter benchmark.");
+        text.Subcommands.Add(CreateTrain());
+        text.Subcommands.Add(CreatePredict());
         text.Subcommands.Add(CreateBench());
         text.Subcommands.Add(CreateCompileDict());
         return text;
@@ -135,6 +137,91 @@ internal static class TextCommands
         cmd.Arguments.Add(corpus);
         foreach (var o in new Option[] { threads, seconds, mode, spans }) cmd.Options.Add(o);
         cmd.SetAction(p => TextBenchmark.Run(p.GetValue(corpus)!, p.GetValue(threads), p.GetValue(seconds), p.GetValue(mode)!, !p.GetValue(spans)));
+        return cmd;
+    }
+
+    private static Command CreateTrain()
+    {
+        var train = new Option<string>("--train") { Description = "Training CSV with 'text' and 'label' columns.", Required = true };
+        var test = new Option<string?>("--test") { Description = "Held-out CSV to report accuracy on." };
+        var output = new Option<string>("--out", "-o") { Description = "Model file to write.", Required = true };
+        var epochs = new Option<int>("--epochs") { Description = "Training epochs.", DefaultValueFactory = _ => 8 };
+        var bits = new Option<int>("--hash-bits") { Description = "Feature buckets = 2^bits.", DefaultValueFactory = _ => 18 };
+        var ngrams = new Option<int>("--ngrams") { Description = "Longest word n-gram.", DefaultValueFactory = _ => 2 };
+        var l2 = new Option<float>("--l2") { Description = "L2 weight decay.", DefaultValueFactory = _ => 1e-6f };
+        var lr = new Option<float>("--lr") { Description = "AdaGrad learning rate.", DefaultValueFactory = _ => 0.5f };
+        var cmd = new Command("train", "Train the text classifier (normalize, segment, hashed n-gram TF-IDF, softmax regression).");
+        foreach (var o in new Option[] { train, test, output, epochs, bits, ngrams, l2, lr }) cmd.Options.Add(o);
+        cmd.SetAction(p =>
+        {
+            try
+            {
+                var sw = System.Diagnostics.Stopwatch.StartNew();
+                var data = Tessera.Text.Classification.LabelledTextCsv.ReadFile(p.GetValue(train)!);
+                var options = new Tessera.Text.Classification.TextClassifierOptions
+                {
+                    Epochs = p.GetValue(epochs), HashBits = p.GetValue(bits), MaxNgram = p.GetValue(ngrams),
+                    L2 = p.GetValue(l2), LearningRate = p.GetValue(lr),
+                };
+                var model = Tessera.Text.Classification.TextClassifier.Train(data, options);
+                model.Save(p.GetValue(output)!);
+                var (trainAcc, trainF1, _) = model.Evaluate(data);
+                Console.WriteLine($"trained on {data.Count} examples, {model.Labels.Count} labels in {sw.Elapsed.TotalSeconds:F1} s; " +
+                                  $"train accuracy {trainAcc:P2}, macro-F1 {trainF1:F4}");
+                if (p.GetValue(test) is { } testPath)
+                {
+                    var held = Tessera.Text.Classification.LabelledTextCsv.ReadFile(testPath);
+                    var (acc, f1, confusion) = model.Evaluate(held);
+                    var majority = held.GroupBy(e => e.Label).Max(g => g.Count()) / (double)Math.Max(1, held.Count);
+                    Console.WriteLine($"held-out: {held.Count} examples, accuracy {acc:P2}, macro-F1 {f1:F4} (majority class {majority:P2})");
+                    Console.WriteLine("confusion (rows: true, columns: predicted): " + string.Join(" ", model.Labels));
+                    for (int r = 0; r < model.Labels.Count; r++)
+                        Console.WriteLine($"  {model.Labels[r],-16} " + string.Join(" ", Enumerable.Range(0, model.Labels.Count).Select(c => confusion[r, c].ToString().PadLeft(5))));
+                }
+                return 0;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or ArgumentException)
+            {
+                Console.Error.WriteLine($"tessera text train: {e.Message}");
+                return 1;
+            }
+        });
+        return cmd;
+    }
+
+    private static Command CreatePredict()
+    {
+        var model = new Option<string>("--model", "-m") { Description = "Model file from 'tessera text train'.", Required = true };
+        var all = new Option<bool>("--scores") { Description = "Print every label's probability." };
+        var file = new Argument<string?>("FILE") { Description = "Texts, one per line (default: standard input).", Arity = ArgumentArity.ZeroOrOne };
+        var cmd = new Command("predict", "Predict a label for each input line: 'label<TAB>probability'.");
+        cmd.Options.Add(model);
+        cmd.Options.Add(all);
+        cmd.Arguments.Add(file);
+        cmd.SetAction(p =>
+        {
+            try
+            {
+                var m = Tessera.Text.Classification.TextClassifier.Load(p.GetValue(model)!);
+                using var input = OpenInput(p.GetValue(file));
+                using var output = OpenOutput();
+                var inv = System.Globalization.CultureInfo.InvariantCulture;
+                while (input.ReadLine() is { } line)
+                {
+                    var r = m.Predict(line);
+                    output.Write($"{r.Label}\t{r.Score.ToString("F4", inv)}");
+                    if (p.GetValue(all))
+                        foreach (var s in r.Scores) output.Write($"\t{s.Label}={s.Score.ToString("F4", inv)}");
+                    output.Write('\n');
+                }
+                return 0;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+            {
+                Console.Error.WriteLine($"tessera text predict: {e.Message}");
+                return 1;
+            }
+        });
         return cmd;
     }
 
