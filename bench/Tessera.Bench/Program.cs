@@ -1,5 +1,5 @@
 // Core-engine micro-benchmarks. Each prints a JSON array so bench/core.sh can set it beside numpy's figures.
-//   dotnet run -c Release --project bench/Tessera.Bench -- elementwise | executor | pool
+//   dotnet run -c Release --project bench/Tessera.Bench -- elementwise | executor | pool | train [mlp|cnn] [BATCH] [EPOCHS] [DIR] | overlap [DIR]
 using Tessera.Bench;
 
 return args.FirstOrDefault() switch
@@ -7,11 +7,13 @@ return args.FirstOrDefault() switch
     "elementwise" => ElementwiseBenchmark.Run(),
     "executor" => ExecutorBenchmark.Run(),
     "pool" => BufferPoolBenchmark.Run(),
+    "train" => TrainingBenchmark.Run(args),
+    "overlap" => OverlapBenchmark.Run(args),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Tessera.Bench elementwise | executor | pool");
+    Console.Error.WriteLine("usage: Tessera.Bench elementwise | executor | pool | train [mlp|cnn] [BATCH] [EPOCHS] [DIR] | overlap [DIR]");
     return 2;
 }

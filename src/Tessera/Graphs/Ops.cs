@@ -143,4 +143,13 @@ public static class Ops
 
     /// <summary>Mean over the spatial axes: (N, C, H, W) → (N, C).</summary>
     public static Node GlobalAvgPool2d(Node x) => Mean(x, [2, 3]);
+
+    // ---- randomness and encoding -------------------------------------------------------------------------------
+
+    /// <summary>Inverted dropout: x ⊙ mask with a fresh mask per run (see <see cref="DropoutMaskOp"/>).</summary>
+    public static Node Dropout(Node x, double p, int seed) =>
+        p == 0 ? x : Mul(x, x.Graph.Apply(new DropoutMaskOp(p, seed), x));
+
+    public static Node OneHot(Node indices, int classes, DType dtype = DType.Float32) =>
+        indices.Graph.Apply(new OneHotOp(classes, dtype), indices);
 }

@@ -31,6 +31,12 @@ public sealed class TapeMachine : IDisposable
         Compile();
     }
 
+    /// <summary>When set, <see cref="RunAll"/> adds each step's wall time to <see cref="Profile"/> by op name.</summary>
+    public bool Profiling { get; set; }
+
+    /// <summary>Accumulated (seconds, calls) per op name while <see cref="Profiling"/> is on.</summary>
+    public Dictionary<string, (double Seconds, long Calls)> Profile { get; } = [];
+
     /// <summary>Number of op nodes on the tape.</summary>
     public int StepCount => _steps.Length;
 
@@ -73,7 +79,19 @@ public sealed class TapeMachine : IDisposable
         foreach (var input in _inputs)
             if (input.Value is null)
                 throw new InvalidOperationException($"Input {input.Name} {input.Type} has no value: bind one with Graph.Let before running.");
-        foreach (var step in _steps) Execute(step);
+        if (!Profiling)
+        {
+            foreach (var step in _steps) Execute(step);
+            return;
+        }
+        foreach (var step in _steps)
+        {
+            long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+            Execute(step);
+            var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            Profile.TryGetValue(step.Op.Name, out var acc);
+            Profile[step.Op.Name] = (acc.Seconds + elapsed, acc.Calls + 1);
+        }
     }
 
     private static void Execute(Step step)

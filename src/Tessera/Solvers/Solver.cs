@@ -55,6 +55,15 @@ public abstract class Solver
     /// <summary>Per-parameter state tensors (e.g. momentum buffer, first and second moments), for checkpoints.</summary>
     public IReadOnlyDictionary<Node, Tensor[]> State => _state;
 
+    /// <summary>Restores a parameter's state and the step count from a checkpoint (tensors are copied).</summary>
+    public void RestoreState(Node value, IReadOnlyList<Tensor> state, long steps)
+    {
+        if (state.Count != StateSlots)
+            throw new InvalidDataException($"{GetType().Name} keeps {StateSlots} state tensors per parameter; the checkpoint has {state.Count} for {value.Name}.");
+        _state[value] = [.. state.Select(t => t.Clone())];
+        Steps = steps;
+    }
+
     /// <summary>How many state tensors of the parameter's shape this solver keeps.</summary>
     protected abstract int StateSlots { get; }
 
