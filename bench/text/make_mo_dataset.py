@@ -4,7 +4,8 @@
 git, postgres-15, gnupg2, coreutils, libc, dpkg, binutils, gtk30. Text = one translated message (msgstr; plural
 forms joined by a space), kept when it has at least 4 Han chars; printf placeholders are left as they are.
 Split by message: a message goes to the test set when crc32(its English msgid) % 5 == 0 (about 20%).
-Writes bench/out/text/mo_domains_train.csv and ..._test.csv (columns text,label).
+Writes bench/out/text/mo_domains_train.csv and ..._test.csv (columns text,label), and mo_texts.txt (every text, one
+per line: the second corpus for bench/text/jieba_compare.sh).
 Needs the packages that ship those catalogs (git, postgresql-15, gnupg, coreutils, libc-bin, dpkg, binutils, libgtk-3-common).
 usage: /usr/bin/python3 bench/text/make_mo_dataset.py"""
 import csv, gettext, os, re, zlib
@@ -38,3 +39,7 @@ for split, r in rows.items():
     counts = {}
     for _, l in r: counts[l] = counts.get(l, 0) + 1
     print(split, len(r), sorted(counts.items()))
+with open(os.path.join(out, "mo_texts.txt"), "w", encoding="utf-8") as f:
+    for split in ("train", "test"):
+        for text, _ in rows[split]:
+            f.write(text + "\n")
