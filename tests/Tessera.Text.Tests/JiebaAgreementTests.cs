@@ -54,6 +54,20 @@ public class JiebaAgreementTests
     }
 
     [Fact]
+    public void Cutting_from_many_threads_at_once_gives_jiebas_output()
+    {
+        var expected = JiebaFixtures.ReadLines<List<string>>("search.jsonl");
+        var inputs = JiebaFixtures.Inputs;
+        int bad = 0;
+        Parallel.For(0, inputs.Count * 4, new ParallelOptions { MaxDegreeOfParallelism = 4 }, k =>
+        {
+            int i = k % inputs.Count;
+            if (!JiebaFixtures.Segmenter.Cut(inputs[i], SegmentMode.Search).SequenceEqual(expected[i])) Interlocked.Increment(ref bad);
+        });
+        Assert.Equal(0, bad);
+    }
+
+    [Fact]
     public void Tokens_of_accurate_mode_tile_the_input()
     {
         foreach (var s in JiebaFixtures.Inputs)

@@ -30,10 +30,11 @@ public sealed class HmmModel
         }
     }
 
-    private static HmmModel? _default;
+    private static readonly Lazy<HmmModel> DefaultModel =
+        new(() => Load(Data.EmbeddedData.Open(Data.EmbeddedData.FinalSegName), Data.EmbeddedData.FinalSegName));
 
     /// <summary>jieba 0.42's model, from the embedded data (loaded once, immutable).</summary>
-    public static HmmModel Default => _default ??= Load(Data.EmbeddedData.Open(Data.EmbeddedData.FinalSegName), Data.EmbeddedData.FinalSegName);
+    public static HmmModel Default => DefaultModel.Value;
 
     /// <summary>Reads the "start / trans / emit" TSV written by tools/text/export_jieba_data.py.</summary>
     public static HmmModel Load(Stream stream, string sourceName)
