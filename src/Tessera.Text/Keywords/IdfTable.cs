@@ -32,25 +32,32 @@ public sealed class IdfTable
     /// <summary>Reads an IDF file; a bad line raises <see cref="DictionaryFormatException"/> naming it.</summary>
     public static IdfTable Load(Stream stream, string sourceName)
     {
-        var idf = new Dictionary<string, double>(400_000);
-        using var reader = new StreamReader(stream, new UTF8Encoding(false, true));
-        int lineNo = 0;
-        try
+        var ms = new MemoryStream();
+        stream.CopyTo(ms);
+        string all;
+        try { all = new UTF8Encoding(false, true).GetString(ms.GetBuffer(), 0, (int)ms.Length); }
+        catch (DecoderFallbackException e)
         {
-            while (reader.ReadLine() is { } line)
-            {
-                lineNo++;
-                var t = line.Trim();
-                int sp = t.IndexOf(' ');
-                if (sp <= 0 || t.IndexOf(' ', sp + 1) >= 0 ||
-                    !double.TryParse(t.AsSpan(sp + 1), NumberStyles.Float, CultureInfo.InvariantCulture, out double v))
-                    throw new DictionaryFormatException(sourceName, lineNo, line, "expected 'word idf'");
-                idf[t[..sp]] = v;
-            }
+            int line = 1 + ms.GetBuffer().AsSpan(0, Math.Min(e.Index < 0 ? 0 : e.Index, (int)ms.Length)).Count((byte)'\n');
+            throw new DictionaryFormatException(sourceName, line, "", "not valid UTF-8");
         }
-        catch (DecoderFallbackException)
+        var idf = new Dictionary<string, double>(all.Length / 16);
+        var lookup = idf.GetAlternateLookup<ReadOnlySpan<char>>();
+        ReadOnlySpan<char> rest = all;
+        int lineNo = 0;
+        while (!rest.IsEmpty)
         {
-            throw new DictionaryFormatException(sourceName, lineNo + 1, "", "not valid UTF-8");
+            lineNo++;
+            int nl = rest.IndexOf('\n');
+            var line = nl < 0 ? rest : rest[..nl];
+            rest = nl < 0 ? default : rest[(nl + 1)..];
+            var t = line.Trim();
+            if (t.IsEmpty && rest.IsEmpty) break;     // final newline
+            int sp = t.IndexOf(' ');
+            if (sp <= 0 || t[(sp + 1)..].Contains(' ') ||
+                !double.TryParse(t[(sp + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out double v))
+                throw new DictionaryFormatException(sourceName, lineNo, line.ToString(), "expected 'word idf'");
+            lookup[t[..sp]] = v;
         }
         var values = idf.Values.ToArray();
         Array.Sort(values);

@@ -13,7 +13,7 @@ namespace Tessera.Text.Keywords;
 public sealed class KeywordExtractor
 {
     private readonly JiebaSegmenter _seg;
-    private readonly PosTagger _pos;
+    private readonly Lazy<PosTagger> _pos;   // the posseg model loads only when POS filtering is asked for
     private readonly IdfTable? _idfOverride;
 
     /// <summary>jieba's default stop words (KeywordExtractor.STOP_WORDS).</summary>
@@ -26,7 +26,7 @@ public sealed class KeywordExtractor
     public KeywordExtractor(JiebaSegmenter segmenter, IdfTable? idf = null)
     {
         _seg = segmenter;
-        _pos = new PosTagger(segmenter);
+        _pos = new Lazy<PosTagger>(() => new PosTagger(segmenter));
         _idfOverride = idf;
     }
 
@@ -47,7 +47,7 @@ public sealed class KeywordExtractor
     {
         ArgumentNullException.ThrowIfNull(text);
         IEnumerable<string> words = allowPos is { Count: > 0 }
-            ? _pos.Tag(text).Where(p => allowPos.Contains(p.Tag)).Select(p => p.Word)
+            ? _pos.Value.Tag(text).Where(p => allowPos.Contains(p.Tag)).Select(p => p.Word)
             : _seg.Cut(text);
         var freq = new Dictionary<string, double>();
         var order = new List<string>();
@@ -72,7 +72,7 @@ public sealed class KeywordExtractor
     {
         ArgumentNullException.ThrowIfNull(text);
         var filter = new HashSet<string>(allowPos ?? ["ns", "n", "vn", "v"]);
-        var words = _pos.Tag(text);
+        var words = _pos.Value.Tag(text);
         bool Pass((string Word, string Tag) p) =>
             filter.Contains(p.Tag) && PyStrip(p.Word) >= 2 && !StopWords.Contains(p.Word.ToLowerInvariant());
 
