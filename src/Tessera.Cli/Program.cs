@@ -5,4 +5,7 @@ var root = new RootCommand("Tessera: tensors, autodiff, training and serving for
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(TrainCommand.CreateTrain());
 root.Subcommands.Add(TrainCommand.CreateEval());
+root.Subcommands.Add(TextCommands.CreateSegment());
+root.Subcommands.Add(TextCommands.CreateText());
+root.Subcommands.Add(TextCommands.CreateKeywords());
 return root.Parse(args).Invoke();
