@@ -1,0 +1,143 @@
+namespace Tessera.Trees.Data;
+
+/// <summary>
+/// Features quantised to byte bins, feature-major (<c>Bins[f * Rows + r]</c>), plus the per-feature cut points.
+/// </summary>
+/// <remarks>
+/// Feature <c>f</c> has <c>BinCount[f]</c> value bins 0..BinCount-1 and one more bin, <c>BinCount[f]</c>, for
+/// missing values, so a histogram slot is always <c>Offset[f] + bin</c> with no branch on missing.
+/// A numeric value x falls in bin b when <c>Cuts[f][b-1] &lt;= x &lt; Cuts[f][b]</c>, so "bin &lt;= b" is the same
+/// test as "x &lt; Cuts[f][b]" (XGBoost's convention), and a tree trained on bins predicts on raw floats.
+/// A categorical value's bin is its category code.
+/// </remarks>
+internal sealed class BinnedMatrix
+{
+    public required int Rows { get; init; }
+    public required int Features { get; init; }
+    public required byte[] Bins { get; init; }
+    public required int[] BinCount { get; init; }
+    public required int[] Offset { get; init; }
+    public required int TotalSlots { get; init; }
+    public required float[][] Cuts { get; init; }
+    public required bool[] IsCategorical { get; init; }
+
+    public int MissingBin(int f) => BinCount[f];
+
+    /// <summary>Threshold for "bin &lt;= b goes left": +infinity when every value bin goes left.</summary>
+    public float Threshold(int f, int b) => b < Cuts[f].Length ? Cuts[f][b] : float.PositiveInfinity;
+}
+
+/// <summary>Quantile binning: chooses cut points per feature and maps values to byte bins.</summary>
+internal static class FeatureBinner
+{
+    /// <summary>Bins <paramref name="data"/> with at most <paramref name="maxBin"/> value bins per feature (2..255).</summary>
+    public static BinnedMatrix Fit(TabularData data, int maxBin, int threads)
+    {
+        if (maxBin < 2 || maxBin > 255) throw new ArgumentOutOfRangeException(nameof(maxBin), maxBin, "max_bin must be in 2..255.");
+        int n = data.Rows, m = data.ColumnCount;
+        var cuts = new float[m][];
+        var binCount = new int[m];
+        var isCat = new bool[m];
+        var bins = new byte[(long)n * m];
+        var x = data.Features;
+        try
+        {
+        Parallel.For(0, m, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, threads) }, () => new float[n], (f, _, buffer) =>
+        {
+            var col = data.Columns[f];
+            if (col.IsCategorical)
+            {
+                isCat[f] = true;
+                int count = col.Categories.Count;
+                for (int r = 0; r < n; r++)
+                {
+                    float v = x[(long)r * m + f];
+                    if (!float.IsNaN(v) && v >= count && v < 255 && v == MathF.Floor(v)) count = (int)v + 1;
+                }
+                if (count > 254)
+                    throw new TabularDataException($"column '{col.Name}' has {count} categories; at most 254 are supported.");
+                binCount[f] = Math.Max(count, 1);
+                cuts[f] = Array.Empty<float>();
+                var dst = bins.AsSpan((int)((long)f * n), n);
+                for (int r = 0; r < n; r++)
+                {
+                    float v = x[(long)r * m + f];
+                    if (float.IsNaN(v)) { dst[r] = (byte)binCount[f]; continue; }
+                    if (v < 0 || v != MathF.Floor(v))
+                        throw new TabularDataException($"row {r + 1}, column '{col.Name}': categorical value {v} is not a category code (0, 1, 2, ...).");
+                    dst[r] = (byte)v;
+                }
+                return buffer;
+            }
+            int k = 0;
+            for (int r = 0; r < n; r++)
+            {
+                float v = x[(long)r * m + f];
+                if (!float.IsNaN(v)) buffer[k++] = v;
+            }
+            cuts[f] = ChooseCuts(buffer.AsSpan(0, k), maxBin);
+            binCount[f] = cuts[f].Length + 1;
+            Assign(x, m, f, n, cuts[f], (byte)binCount[f], bins.AsSpan((int)((long)f * n), n));
+            return buffer;
+        }, _ => { });
+        }
+        catch (AggregateException e) when (e.InnerException is TabularDataException inner)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(inner);
+        }
+
+        var offset = new int[m];
+        int total = 0;
+        for (int f = 0; f < m; f++) { offset[f] = total; total += binCount[f] + 1; }
+        return new BinnedMatrix
+        {
+            Rows = n, Features = m, Bins = bins, BinCount = binCount, Offset = offset, TotalSlots = total, Cuts = cuts, IsCategorical = isCat,
+        };
+    }
+
+    /// <summary>
+    /// Cut points from the sorted non-missing values: every distinct value starts a bin when there are at most
+    /// maxBin of them; otherwise cuts sit at the i/maxBin quantiles (duplicates dropped).
+    /// </summary>
+    internal static float[] ChooseCuts(Span<float> values, int maxBin)
+    {
+        if (values.Length == 0) return Array.Empty<float>();
+        values.Sort();
+        int distinct = 1;
+        for (int i = 1; i < values.Length; i++) if (values[i] != values[i - 1]) distinct++;
+        var result = new List<float>(Math.Min(distinct, maxBin));
+        if (distinct <= maxBin)
+        {
+            for (int i = 1; i < values.Length; i++) if (values[i] != values[i - 1]) result.Add(values[i]);
+            return result.ToArray();
+        }
+        float last = values[0];
+        for (int j = 1; j < maxBin; j++)
+        {
+            float c = values[(int)((long)j * values.Length / maxBin)];
+            if (c > last) { result.Add(c); last = c; }
+        }
+        return result.ToArray();
+    }
+
+    private static void Assign(float[] x, int m, int f, int n, float[] cuts, byte missing, Span<byte> dst)
+    {
+        for (int r = 0; r < n; r++)
+        {
+            float v = x[(long)r * m + f];
+            dst[r] = float.IsNaN(v) ? missing : (byte)UpperBound(cuts, v);
+        }
+    }
+
+    /// <summary>Number of cuts &lt;= v.</summary>
+    internal static int UpperBound(float[] cuts, float v)
+    {
+        int lo = 0, hi = cuts.Length;
+        while (lo < hi)
+        {
+            int mid = (lo + hi) >> 1;
+            if (cuts[mid] <= v) lo = mid + 1; else hi = mid;
+        }
+        return lo;
+    }
+}
