@@ -4,7 +4,7 @@ using Tessera.Trees.Data;
 namespace Tessera.Trees;
 
 /// <summary>Maps labels to class indices 0..K-1 (classes sorted by value, or by name for text labels) and checks them.</summary>
-internal static class LabelEncoding
+public static class LabelEncoding
 {
     public static (int[] Classes, string[] Names) EncodeClasses(TabularData data)
     {

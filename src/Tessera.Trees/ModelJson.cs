@@ -20,6 +20,7 @@ internal sealed class ModelDocument
     public List<ColumnDocument> Columns { get; set; } = [];
     public List<TreeDocument> Trees { get; set; } = [];
     public int BestIteration { get; set; } = -1;
+    public double? OobScore { get; set; }
 }
 
 internal sealed class ColumnDocument

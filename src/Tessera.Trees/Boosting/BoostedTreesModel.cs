@@ -19,7 +19,7 @@ public enum ImportanceType
 /// double[] p = model.Predict(test);          // P(class 1) per row
 /// model.Save("model.json");
 /// </code></example>
-public sealed class BoostedTreesModel
+public sealed class BoostedTreesModel : ITreeEnsemble
 {
     private readonly Objective _objective;
 
@@ -105,6 +105,9 @@ public sealed class BoostedTreesModel
         for (int i = 0; i < data.Rows; i++) { p[2 * i] = 1 - m[i]; p[2 * i + 1] = m[i]; }
         return p;
     }
+
+    /// <summary>Class probabilities (rows x classes) for classifiers, predicted values for regressors.</summary>
+    public double[] PredictScores(TabularData data, int threads = 0) => IsClassification ? PredictProbabilities(data, threads) : Predict(data, threads);
 
     /// <summary>Most probable class index per row.</summary>
     public int[] PredictClasses(TabularData data, int threads = 0) => Metrics.ArgMax(PredictProbabilities(data, threads), ClassCount);

@@ -210,52 +210,89 @@ internal sealed class TreeGrower
         }
     }
 
+    /// <summary>
+    /// Histogram of the node's rows over <paramref name="features"/> (sorted ascending). Row-wise over the row-major
+    /// bins, tiled: 256 rows at a time, 64 features at a time, so the rows and that slice of the histogram stay in
+    /// L2, and consecutive updates hit different features (no store-to-load dependency chain on a popular bin).
+    /// Threads take disjoint feature ranges, so each sum is accumulated in row order by one thread.
+    /// </summary>
     private void BuildHistogram(int begin, int end, double[] hist, int[] features, bool identity)
     {
+        _ = identity;
         long work = (long)(end - begin) * features.Length;
-        if (_threads > 1 && work >= 1 << 15 && features.Length >= 2)
+        int t = Math.Min(_threads, features.Length);
+        if (t > 1 && work >= 1 << 16)
         {
-            int t = Math.Min(_threads, features.Length);
             Parallel.For(0, t, new ParallelOptions { MaxDegreeOfParallelism = t }, w =>
-            {
-                for (int j = w; j < features.Length; j += t) BuildFeature(features[j], begin, end, hist, identity);
-            });
+                BuildFeatureRange(begin, end, hist, features, (int)((long)features.Length * w / t), (int)((long)features.Length * (w + 1) / t)));
         }
-        else
-        {
-            foreach (int f in features) BuildFeature(f, begin, end, hist, identity);
-        }
+        else BuildFeatureRange(begin, end, hist, features, 0, features.Length);
     }
 
-    private unsafe void BuildFeature(int f, int begin, int end, double[] hist, bool identity)
+    private unsafe void BuildFeatureRange(int begin, int end, double[] hist, int[] features, int j0, int j1)
     {
-        int slots = _data.BinCount[f] + 1;
-        var target = hist.AsSpan(2 * _data.Offset[f], 2 * slots);
-        target.Clear();
-        fixed (byte* binsBase = _data.Bins)
-        fixed (double* histBase = target)
-        fixed (double* ghBase = _gh)
-        fixed (int* indexBase = _index)
+        const int RowChunk = 256, FeatureBlock = 64;
+        int m = _data.Features;
+        var offset = _data.Offset;
+        for (int j = j0; j < j1; j++)
         {
-            byte* col = binsBase + (long)f * _data.Rows;
-            double* gh = ghBase + 2 * begin;
-            int count = end - begin;
-            if (identity)
+            int f = features[j];
+            hist.AsSpan(2 * offset[f], 2 * (_data.BinCount[f] + 1)).Clear();
+        }
+        fixed (byte* rowBins = _data.RowBins)
+        fixed (double* histBase = hist)
+        fixed (double* ghBase = _gh)
+        fixed (int* index = _index, offsets = offset, feats = features)
+        {
+            for (int c0 = begin; c0 < end; c0 += RowChunk)
             {
-                byte* c = col + begin;
-                for (int i = 0; i < count; i++)
+                int c1 = Math.Min(end, c0 + RowChunk);
+                for (int b0 = j0; b0 < j1; b0 += FeatureBlock)
                 {
-                    double* slot = histBase + 2 * c[i];
-                    Vector128.Store(Vector128.Load(slot) + Vector128.Load(gh + 2 * i), slot);
-                }
-            }
-            else
-            {
-                int* idx = indexBase + begin;
-                for (int i = 0; i < count; i++)
-                {
-                    double* slot = histBase + 2 * col[idx[i]];
-                    Vector128.Store(Vector128.Load(slot) + Vector128.Load(gh + 2 * i), slot);
+                    int b1 = Math.Min(j1, b0 + FeatureBlock);
+                    int fFirst = feats[b0];
+                    bool contiguous = feats[b1 - 1] - fFirst == b1 - b0 - 1;
+                    if (contiguous)
+                    {
+                        int count = b1 - b0;
+                        int* off = offsets + fFirst;
+                        for (int i = c0; i < c1; i++)
+                        {
+                            byte* row = rowBins + (long)index[i] * m + fFirst;
+                            var g = Vector128.Load(ghBase + 2 * i);
+                            int k = 0;
+                            for (; k + 4 <= count; k += 4)
+                            {
+                                double* s0 = histBase + 2 * (off[k] + row[k]);
+                                double* s1 = histBase + 2 * (off[k + 1] + row[k + 1]);
+                                double* s2 = histBase + 2 * (off[k + 2] + row[k + 2]);
+                                double* s3 = histBase + 2 * (off[k + 3] + row[k + 3]);
+                                Vector128.Store(Vector128.Load(s0) + g, s0);
+                                Vector128.Store(Vector128.Load(s1) + g, s1);
+                                Vector128.Store(Vector128.Load(s2) + g, s2);
+                                Vector128.Store(Vector128.Load(s3) + g, s3);
+                            }
+                            for (; k < count; k++)
+                            {
+                                double* s0 = histBase + 2 * (off[k] + row[k]);
+                                Vector128.Store(Vector128.Load(s0) + g, s0);
+                            }
+                        }
+                    }
+                    else
+                    {
+                        for (int i = c0; i < c1; i++)
+                        {
+                            byte* row = rowBins + (long)index[i] * m;
+                            var g = Vector128.Load(ghBase + 2 * i);
+                            for (int k = b0; k < b1; k++)
+                            {
+                                int f = feats[k];
+                                double* s0 = histBase + 2 * (offsets[f] + row[f]);
+                                Vector128.Store(Vector128.Load(s0) + g, s0);
+                            }
+                        }
+                    }
                 }
             }
         }

@@ -15,6 +15,12 @@ internal sealed class BinnedMatrix
     public required int Rows { get; init; }
     public required int Features { get; init; }
     public required byte[] Bins { get; init; }
+    /// <summary>
+    /// The same bins row-major (<c>RowBins[r * Features + f]</c>), built on first use: histogram passes read a
+    /// node's rows as contiguous runs instead of gathering one byte per row from every feature column.
+    /// </summary>
+    public byte[] RowBins => _rowBins ??= Transpose();
+    private byte[]? _rowBins;
     public required int[] BinCount { get; init; }
     public required int[] Offset { get; init; }
     public required int TotalSlots { get; init; }
@@ -22,6 +28,23 @@ internal sealed class BinnedMatrix
     public required bool[] IsCategorical { get; init; }
 
     public int MissingBin(int f) => BinCount[f];
+
+    private byte[] Transpose()
+    {
+        int n = Rows, m = Features;
+        var result = GC.AllocateUninitializedArray<byte>(n * m);
+        const int Block = 64;
+        Parallel.For(0, (n + Block - 1) / Block, b =>
+        {
+            int r0 = b * Block, r1 = Math.Min(n, r0 + Block);
+            for (int f = 0; f < m; f++)
+            {
+                int src = f * n;
+                for (int r = r0; r < r1; r++) result[r * m + f] = Bins[src + r];
+            }
+        });
+        return result;
+    }
 
     /// <summary>Threshold for "bin &lt;= b goes left": +infinity when every value bin goes left.</summary>
     public float Threshold(int f, int b) => b < Cuts[f].Length ? Cuts[f][b] : float.PositiveInfinity;

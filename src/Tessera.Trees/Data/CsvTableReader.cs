@@ -5,7 +5,7 @@ using System.Text;
 namespace Tessera.Trees.Data;
 
 /// <summary>Options for <see cref="CsvTableReader"/>.</summary>
-public sealed class CsvReadOptions
+public sealed record CsvReadOptions
 {
     /// <summary>Name of the label column (default: the last column).</summary>
     public string? Label { get; init; }
@@ -17,6 +17,8 @@ public sealed class CsvReadOptions
     public IReadOnlyCollection<string> Ignore { get; init; } = Array.Empty<string>();
     /// <summary>Labels must be numbers (regression); otherwise a text label column is read as class names.</summary>
     public bool NumericLabel { get; init; }
+    /// <summary>The file has no label column (data to predict on): every column is a feature and labels are 0.</summary>
+    public bool NoLabel { get; init; }
 }
 
 /// <summary>
@@ -42,7 +44,7 @@ public static class CsvTableReader
         return Read(reader, new CsvReadOptions
         {
             Label = options?.Label, Separator = sep, Categorical = options?.Categorical ?? Array.Empty<string>(),
-            Ignore = options?.Ignore ?? Array.Empty<string>(), NumericLabel = options?.NumericLabel ?? false,
+            Ignore = options?.Ignore ?? Array.Empty<string>(), NumericLabel = options?.NumericLabel ?? false, NoLabel = options?.NoLabel ?? false,
         }, Path.GetFileName(path));
     }
 
@@ -63,9 +65,9 @@ public static class CsvTableReader
         var dup = names.GroupBy(n => n).FirstOrDefault(g => g.Count() > 1);
         if (dup is not null) throw new TabularDataException($"{source}: the header names column '{dup.Key}' twice.");
 
-        string labelName = options.Label ?? names[^1];
-        int labelCol = names.IndexOf(labelName);
-        if (labelCol < 0)
+        string labelName = options.NoLabel ? "label" : options.Label ?? names[^1];
+        int labelCol = options.NoLabel ? -1 : names.IndexOf(labelName);
+        if (labelCol < 0 && !options.NoLabel)
             throw new TabularDataException($"{source}: label column '{labelName}' not found; the header has: {string.Join(", ", names)}.");
         foreach (var c in options.Categorical.Concat(options.Ignore))
             if (!names.Contains(c)) throw new TabularDataException($"{source}: column '{c}' not found; the header has: {string.Join(", ", names)}.");
@@ -123,6 +125,7 @@ public static class CsvTableReader
                     features.Add(code);
                 }
             }
+            if (labelCol < 0) { labels.Add(0); continue; }
             string lab = cells[labelCol].Trim();
             if (IsMissing(lab) && !lab.Equals("nan", StringComparison.OrdinalIgnoreCase))
                 throw new TabularDataException($"{source}: row {row}, label column '{labelName}' is missing.");
