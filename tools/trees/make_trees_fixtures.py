@@ -148,6 +148,31 @@ def main():
              {"objective": "binary:logistic", "max_depth": 3, "eta": 0.3, "max_cat_to_onehot": onehot}, 20,
              xc[:600], yc[:600], xc[600:], yc[600:], feature_types=["c", "q", "q"], categorical=("color",))
 
+    # sklearn random forests on the same splits (the forest tests compare accuracy / OOB / RMSE, not predictions).
+    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+    forests = []
+    for name, data, n_train in [("breast_cancer", load_breast_cancer(), 400), ("wine", load_wine(), 120)]:
+        tr, te = split(len(data.target), n_train)
+        x, y = data.data.astype(np.float32), data.target
+        scores = []
+        for seed in range(5):
+            rf = RandomForestClassifier(n_estimators=100, random_state=seed, oob_score=True, n_jobs=2).fit(x[tr], y[tr])
+            scores.append((rf.score(x[te], y[te]), rf.oob_score_))
+        forests.append({"name": name, "train": name + "_train.csv", "test": name + "_test.csv", "task": "classification",
+                        "trees": 100, "accuracy": float(np.mean([a for a, _ in scores])), "oob_score": float(np.mean([o for _, o in scores]))})
+    d = load_diabetes()
+    tr, te = split(len(d.target), 320)
+    x, y = d.data.astype(np.float32), d.target
+    rmses, oobs = [], []
+    for seed in range(5):
+        rf = RandomForestRegressor(n_estimators=100, random_state=seed, oob_score=True, n_jobs=2).fit(x[tr], y[tr])
+        rmses.append(float(np.sqrt(np.mean((rf.predict(x[te]) - y[te]) ** 2))))
+        oobs.append(rf.oob_score_)
+    forests.append({"name": "diabetes", "train": "diabetes_train.csv", "test": "diabetes_test.csv", "task": "regression",
+                    "trees": 100, "rmse": float(np.mean(rmses)), "oob_score": float(np.mean(oobs))})
+    with open(os.path.join(OUT, "sklearn_forests.json"), "w") as f:
+        json.dump({"sklearn": sklearn.__version__, "note": "means over random_state 0..4", "cases": forests}, f, indent=1)
+
     with open(os.path.join(OUT, "xgboost_cases.json"), "w") as f:
         json.dump({"xgboost": xgb.__version__, "sklearn": sklearn.__version__, "cases": cases}, f, indent=1)
     print(f"{len(cases)} cases written to {os.path.normpath(OUT)}")

@@ -63,46 +63,29 @@ internal static class FeatureBinner
         var isCat = new bool[m];
         var bins = new byte[(long)n * m];
         var x = data.Features;
+        // Columns are gathered 16 at a time (one cache line of floats per row), so the row-major matrix is read
+        // once in all rather than once per feature.
+        const int Group = 16;
+        int groups = (m + Group - 1) / Group;
         try
         {
-        Parallel.For(0, m, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, threads) }, () => new float[n], (f, _, buffer) =>
-        {
-            var col = data.Columns[f];
-            if (col.IsCategorical)
+            Parallel.For(0, groups, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, threads) }, () => new float[Group * (long)n], (g, _, columns) =>
             {
-                isCat[f] = true;
-                int count = col.Categories.Count;
+                int f0 = g * Group, f1 = Math.Min(m, f0 + Group), width = f1 - f0;
                 for (int r = 0; r < n; r++)
                 {
-                    float v = x[(long)r * m + f];
-                    if (!float.IsNaN(v) && v >= count && v < 255 && v == MathF.Floor(v)) count = (int)v + 1;
+                    long src = (long)r * m + f0;
+                    for (int j = 0; j < width; j++) columns[(long)j * n + r] = x[src + j];
                 }
-                if (count > 254)
-                    throw new TabularDataException($"column '{col.Name}' has {count} categories; at most 254 are supported.");
-                binCount[f] = Math.Max(count, 1);
-                cuts[f] = Array.Empty<float>();
-                var dst = bins.AsSpan((int)((long)f * n), n);
-                for (int r = 0; r < n; r++)
+                for (int f = f0; f < f1; f++)
                 {
-                    float v = x[(long)r * m + f];
-                    if (float.IsNaN(v)) { dst[r] = (byte)binCount[f]; continue; }
-                    if (v < 0 || v != MathF.Floor(v))
-                        throw new TabularDataException($"row {r + 1}, column '{col.Name}': categorical value {v} is not a category code (0, 1, 2, ...).");
-                    dst[r] = (byte)v;
+                    var column = columns.AsSpan((int)((long)(f - f0) * n), n);
+                    var dst = bins.AsSpan((int)((long)f * n), n);
+                    if (data.Columns[f].IsCategorical) BinCategorical(data.Columns[f], column, dst, out binCount[f], out cuts[f], out isCat[f]);
+                    else BinNumeric(column, dst, maxBin, out binCount[f], out cuts[f]);
                 }
-                return buffer;
-            }
-            int k = 0;
-            for (int r = 0; r < n; r++)
-            {
-                float v = x[(long)r * m + f];
-                if (!float.IsNaN(v)) buffer[k++] = v;
-            }
-            cuts[f] = ChooseCuts(buffer.AsSpan(0, k), maxBin);
-            binCount[f] = cuts[f].Length + 1;
-            Assign(x, m, f, n, cuts[f], (byte)binCount[f], bins.AsSpan((int)((long)f * n), n));
-            return buffer;
-        }, _ => { });
+                return columns;
+            }, _ => { });
         }
         catch (AggregateException e) when (e.InnerException is TabularDataException inner)
         {
@@ -116,6 +99,94 @@ internal static class FeatureBinner
         {
             Rows = n, Features = m, Bins = bins, BinCount = binCount, Offset = offset, TotalSlots = total, Cuts = cuts, IsCategorical = isCat,
         };
+    }
+
+    private static void BinCategorical(FeatureColumn col, ReadOnlySpan<float> column, Span<byte> dst, out int binCount, out float[] cuts, out bool isCat)
+    {
+        isCat = true;
+        int count = col.Categories.Count;
+        foreach (float v in column)
+            if (!float.IsNaN(v) && v >= count && v < 255 && v == MathF.Floor(v)) count = (int)v + 1;
+        if (count > 254)
+            throw new TabularDataException($"column '{col.Name}' has {count} categories; at most 254 are supported.");
+        binCount = Math.Max(count, 1);
+        cuts = Array.Empty<float>();
+        for (int r = 0; r < column.Length; r++)
+        {
+            float v = column[r];
+            if (float.IsNaN(v)) { dst[r] = (byte)binCount; continue; }
+            if (v < 0 || v != MathF.Floor(v))
+                throw new TabularDataException($"row {r + 1}, column '{col.Name}': categorical value {v} is not a category code (0, 1, 2, ...).");
+            dst[r] = (byte)v;
+        }
+    }
+
+    /// <summary>
+    /// Numeric column: small non-negative integers (pixels, counts) are counted instead of sorted and binned by
+    /// table lookup; anything else is sorted and binned by binary search. Both give the same cuts.
+    /// </summary>
+    private static void BinNumeric(Span<float> column, Span<byte> dst, int maxBin, out int binCount, out float[] cuts)
+    {
+        const int SmallIntLimit = 1 << 16;
+        bool smallInts = true;
+        int k = 0, max = 0;
+        foreach (float v in column)
+        {
+            if (float.IsNaN(v)) continue;
+            k++;
+            if (!(v >= 0 && v < SmallIntLimit && v == (int)v)) { smallInts = false; break; }
+            if (v > max) max = (int)v;
+        }
+        if (smallInts)
+        {
+            var counts = new int[max + 1];
+            k = 0;
+            foreach (float v in column) if (!float.IsNaN(v)) { counts[(int)v]++; k++; }
+            cuts = CutsFromCounts(counts, k, maxBin);
+            binCount = cuts.Length + 1;
+            var table = new byte[max + 1];
+            for (int v = 0, b = 0; v <= max; v++)
+            {
+                while (b < cuts.Length && cuts[b] <= v) b++;
+                table[v] = (byte)b;
+            }
+            for (int r = 0; r < column.Length; r++)
+                dst[r] = float.IsNaN(column[r]) ? (byte)binCount : table[(int)column[r]];
+            return;
+        }
+        var buffer = new float[column.Length];
+        k = 0;
+        foreach (float v in column) if (!float.IsNaN(v)) buffer[k++] = v;
+        cuts = ChooseCuts(buffer.AsSpan(0, k), maxBin);
+        binCount = cuts.Length + 1;
+        byte missing = (byte)binCount;
+        for (int r = 0; r < column.Length; r++)
+            dst[r] = float.IsNaN(column[r]) ? missing : (byte)UpperBound(cuts, column[r]);
+    }
+
+    /// <summary>The cuts <see cref="ChooseCuts"/> would pick from the sorted values, computed from value counts.</summary>
+    internal static float[] CutsFromCounts(int[] counts, int total, int maxBin)
+    {
+        if (total == 0) return Array.Empty<float>();
+        int distinct = 0, first = -1;
+        for (int v = 0; v < counts.Length; v++) if (counts[v] > 0) { distinct++; if (first < 0) first = v; }
+        var result = new List<float>(Math.Min(distinct, maxBin));
+        if (distinct <= maxBin)
+        {
+            for (int v = first + 1; v < counts.Length; v++) if (counts[v] > 0) result.Add(v);
+            return result.ToArray();
+        }
+        // Sorted position p holds value v when cum(< v) <= p < cum(<= v).
+        float last = first;
+        int value = 0;
+        long below = 0; // count of values < value
+        for (int j = 1; j < maxBin; j++)
+        {
+            long p = (long)j * total / maxBin;
+            while (below + counts[value] <= p) { below += counts[value]; value++; }
+            if (value > last) { result.Add(value); last = value; }
+        }
+        return result.ToArray();
     }
 
     /// <summary>
@@ -141,15 +212,6 @@ internal static class FeatureBinner
             if (c > last) { result.Add(c); last = c; }
         }
         return result.ToArray();
-    }
-
-    private static void Assign(float[] x, int m, int f, int n, float[] cuts, byte missing, Span<byte> dst)
-    {
-        for (int r = 0; r < n; r++)
-        {
-            float v = x[(long)r * m + f];
-            dst[r] = float.IsNaN(v) ? missing : (byte)UpperBound(cuts, v);
-        }
     }
 
     /// <summary>Number of cuts &lt;= v.</summary>
