@@ -18,6 +18,7 @@ internal readonly struct SplitScoring(double lambda, double alpha, double maxDel
     public double Score(double g, double h)
     {
         if (h <= 0) return 0;
+        if (alpha == 0 && maxDeltaStep <= 0) return g * g / (h + lambda);
         if (maxDeltaStep <= 0)
         {
             double t = ThresholdL1(g);

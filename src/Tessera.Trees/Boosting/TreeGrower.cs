@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using Tessera.Trees.Data;
 
@@ -229,6 +230,7 @@ internal sealed class TreeGrower
         else BuildFeatureRange(begin, end, hist, features, 0, features.Length);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot loops: skip tier-0 code in short fits
     private unsafe void BuildFeatureRange(int begin, int end, double[] hist, int[] features, int j0, int j1)
     {
         const int RowChunk = 256, FeatureBlock = 64;
@@ -338,6 +340,7 @@ internal sealed class TreeGrower
 
     // Gains are rounded to float, as XGBoost does, so that splits which separate the same rows tie exactly
     // (rather than by rounding noise) and the lower feature index wins, as in XGBoost.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot loops: skip tier-0 code in short fits
     private void EvaluateFeature(int f, double[] hist, Node node, double parentScore, GrowthSettings s, SplitScoring scoring, ref SplitCandidate best)
     {
         int nb = _data.BinCount[f];
@@ -383,6 +386,7 @@ internal sealed class TreeGrower
     /// One-vs-rest for few categories; otherwise categories sorted by their leaf weight G/(H+λ) and split at the
     /// best prefix (the optimal binary partition for a convex loss, as in LightGBM and XGBoost).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot loops: skip tier-0 code in short fits
     private static void EvaluateCategorical(int f, Span<double> h, int nb, double gm, double hm, bool hasMissing, Node node,
         double parentScore, GrowthSettings s, SplitScoring scoring, ref SplitCandidate best)
     {
@@ -432,6 +436,7 @@ internal sealed class TreeGrower
     }
 
     /// <summary>Stable partition of the node's rows (and their gradient pairs): left rows first.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot loops: skip tier-0 code in short fits
     private unsafe int Partition(int begin, int end, in SplitCandidate sp)
     {
         int f = sp.Feature, nb = _data.BinCount[f];

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using Tessera.Trees.Data;
 
 namespace Tessera.Trees.Forest;
@@ -141,6 +142,7 @@ internal sealed class ForestTreeBuilder
         return sq / s[0];
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private unsafe void EvaluateFeature(int f, int begin, int end, int[] weight, double[] nodeStats, ref Best best)
     {
         int stride = 1 + _k, nb = _data.BinCount[f];
@@ -228,6 +230,7 @@ internal sealed class ForestTreeBuilder
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private unsafe int Partition(int begin, int end, in Best best)
     {
         int f = best.Feature, nb = _data.BinCount[f];
