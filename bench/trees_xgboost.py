@@ -56,7 +56,12 @@ def prepare(out):
 
 
 def load(out, name, split):
-    d = np.loadtxt(os.path.join(out, "%s_%s.csv" % (name, split)), delimiter=",", skiprows=1, dtype=np.float32)
+    cache = os.path.join(out, "%s_%s.npy" % (name, split))
+    if os.path.exists(cache):
+        d = np.load(cache)
+    else:
+        d = np.loadtxt(os.path.join(out, "%s_%s.csv" % (name, split)), delimiter=",", skiprows=1, dtype=np.float32)
+        np.save(cache, d)
     return d[:, :-1], d[:, -1].astype(int)
 
 
