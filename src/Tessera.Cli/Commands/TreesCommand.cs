@@ -58,6 +58,7 @@ internal static class TreesCommand
         var categorical = new Option<string?>("--categorical") { Description = "Comma-separated columns to treat as categorical." };
         var ignore = new Option<string?>("--ignore") { Description = "Comma-separated columns to drop." };
         var output = new Option<string?>("--out") { Description = "Save the trained model as JSON." };
+        var onnx = new Option<string?>("--onnx") { Description = "Export the trained model as ONNX-ML (TreeEnsembleClassifier/Regressor)." };
         var warmup = new Option<bool>("--warmup") { Description = "Fit a 1-round model first so fit_seconds excludes JIT compilation." };
         var quiet = new Option<bool>("--quiet") { Description = "No progress bar." };
 
@@ -65,7 +66,7 @@ internal static class TreesCommand
         cmd.Arguments.Add(data);
         foreach (var o in new Option[] { label, test, model, objective, rounds, maxDepth, learningRate, maxLeaves, growPolicy, maxBin, minChildWeight,
                      lambda, alpha, subsample, colsample, earlyStopping, forestTrees, maxFeatures, testFraction, seed, threads, cv, grid, randomSearch,
-                     metric, categorical, ignore, output, warmup, quiet })
+                     metric, categorical, ignore, output, onnx, warmup, quiet })
             cmd.Options.Add(o);
 
         cmd.SetAction(p =>
@@ -182,10 +183,16 @@ internal static class TreesCommand
                     fitted.Save(outPath);
                     result["saved"] = outPath;
                 }
+                if (p.GetValue(onnx) is { } onnxPath)
+                {
+                    if (fitted is BoostedTreesModel bo) Tessera.Trees.Onnx.OnnxTreeExporter.Save(bo, onnxPath);
+                    else Tessera.Trees.Onnx.OnnxTreeExporter.Save((RandomForestModel)fitted, onnxPath);
+                    result["onnx"] = onnxPath;
+                }
                 Console.WriteLine(JsonSerializer.Serialize(result));
                 return 0;
             }
-            catch (Exception e) when (e is TabularDataException or ArgumentException or IOException or InvalidDataException)
+            catch (Exception e) when (e is TabularDataException or ArgumentException or IOException or InvalidDataException or NotSupportedException)
             {
                 Console.Error.WriteLine($"error: {e.Message}");
                 return 2;
