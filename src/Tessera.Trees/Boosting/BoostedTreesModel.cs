@@ -61,24 +61,11 @@ public sealed class BoostedTreesModel : ITreeEnsemble
 
     internal double[] PredictMargins(float[] features, int rows, int threads = 0)
     {
-        int m = Columns.Count, k = Outputs;
+        int k = Outputs;
         var margins = new double[(long)rows * k];
         Array.Fill(margins, BaseMargin);
-        var trees = Trees;
         int t = threads > 0 ? threads : Environment.ProcessorCount;
-        const int Block = 256;
-        int blocks = (rows + Block - 1) / Block;
-        Parallel.For(0, blocks, new ParallelOptions { MaxDegreeOfParallelism = t }, b =>
-        {
-            int r0 = b * Block, r1 = Math.Min(rows, r0 + Block);
-            for (int i = 0; i < trees.Count; i++)
-            {
-                var tree = trees[i];
-                int output = i % k;
-                for (int r = r0; r < r1; r++)
-                    margins[(long)r * k + output] += tree.Values[tree.Leaf(features.AsSpan((int)((long)r * m), m))];
-            }
-        });
+        TreeEvaluation.AddAll(Trees, features, Columns.Count, rows, k, 1.0, margins, t);
         return margins;
     }
 

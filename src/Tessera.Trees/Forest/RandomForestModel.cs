@@ -29,20 +29,9 @@ public sealed class RandomForestModel : ITreeEnsemble
     public double[] PredictScores(TabularData data, int threads = 0)
     {
         var x = FeatureAlignment.Align(Columns, data);
-        int n = data.Rows, m = Columns.Count, k = Outputs;
-        var result = new double[(long)n * k];
-        double scale = 1.0 / Trees.Count;
-        Parallel.For(0, (n + 255) / 256, new ParallelOptions { MaxDegreeOfParallelism = threads > 0 ? threads : Environment.ProcessorCount }, b =>
-        {
-            int r1 = Math.Min(n, (b + 1) * 256);
-            foreach (var tree in Trees)
-                for (int r = b * 256; r < r1; r++)
-                {
-                    int leaf = tree.Leaf(x.AsSpan(r * m, m));
-                    for (int c = 0; c < k; c++) result[(long)r * k + c] += tree.Values[leaf * k + c];
-                }
-            for (long i = (long)b * 256 * k; i < (long)r1 * k; i++) result[i] *= scale;
-        });
+        var result = new double[(long)data.Rows * Outputs];
+        TreeEvaluation.AddAll(Trees, x, Columns.Count, data.Rows, Outputs, 1.0 / Trees.Count, result,
+            threads > 0 ? threads : Environment.ProcessorCount);
         return result;
     }
 
