@@ -132,11 +132,11 @@ internal static class TreesCommand
                         ? ModelSelection.RandomCombinations(spec, n, seedValue) : ModelSelection.GridCombinations(spec);
                     string m = p.GetValue(metric) ?? (classification ? "accuracy" : "rmse");
                     var search = ModelSelection.Search(train, settings,
-                        (s, d) => Fit(d, ModelSelection.Apply(boost, s), ModelSelection.Apply(forest, s), null, false),
+                        (s, d) => rf ? Fit(d, boost, ModelSelection.Apply(forest, s), null, false) : Fit(d, ModelSelection.Apply(boost, s), forest, null, false),
                         classification, m, folds >= 2 ? folds : 3, seedValue,
                         t => Console.Error.WriteLine($"  {string.Join(" ", t.Parameters.Select(kv => kv.Key + "=" + kv.Value))}: {t.Scores.Format(m)}"));
-                    boost = ModelSelection.Apply(boost, search.Best.Parameters);
-                    forest = ModelSelection.Apply(forest, search.Best.Parameters);
+                    if (rf) forest = ModelSelection.Apply(forest, search.Best.Parameters);
+                    else boost = ModelSelection.Apply(boost, search.Best.Parameters);
                     result["search"] = new Dictionary<string, object?>
                     {
                         ["metric"] = m, ["best"] = search.Best.Parameters, ["best_mean"] = search.Best.Scores.Mean[m], ["best_std"] = search.Best.Scores.Std[m],

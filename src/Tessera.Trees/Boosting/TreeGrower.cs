@@ -24,9 +24,9 @@ internal sealed record GrownTree(DecisionTree Tree, int[] RowOrder, List<(int No
 /// </summary>
 /// <remarks>
 /// Rows of a node are a contiguous range of a row-index array, and their gradient pairs are kept in the same
-/// order (LightGBM's "ordered gradients"), so a histogram pass reads gradients sequentially and gathers only
-/// byte bins. Of two children, only the smaller gets its histogram built; the sibling's is parent − smaller,
-/// computed in the parent's buffer. Histograms are built in parallel over features: each feature's sums are
+/// order (LightGBM's "ordered gradients"), so a histogram pass reads gradients sequentially; it reads each row's
+/// bins from the row-major copy and partitions read one feature-major column. Of two children, only the smaller gets its histogram built; the sibling's is parent − smaller,
+/// computed in the parent's buffer. Histograms are built in parallel over feature ranges: each feature's sums are
 /// accumulated by one thread in row order, so results do not depend on the thread count.
 /// One grower per thread; it reuses its buffers across trees.
 /// </remarks>
@@ -102,11 +102,10 @@ internal sealed class TreeGrower
         double g0 = 0, h0 = 0;
         for (int i = 0; i < n; i++) { g0 += _gh[2 * i]; h0 += _gh[2 * i + 1]; }
         var root = new Node { Id = tree.Add(h0), Begin = 0, End = n, Depth = 0, G = g0, H = h0 };
-        bool rootCanSplit = n >= 2 && (s.MaxDepth == 0 || s.MaxDepth > 0);
-        if (rootCanSplit)
+        if (n >= 2)
         {
             root.Histogram = Rent();
-            BuildHistogram(root.Begin, root.End, root.Histogram, features, identity: rows is null);
+            BuildHistogram(root.Begin, root.End, root.Histogram, features);
             root.Split = FindBestSplit(root, features, s, scoring, rng);
         }
         else root.Split = SplitCandidate.None;
@@ -156,7 +155,7 @@ internal sealed class TreeGrower
             {
                 var (small, large) = mid - node.Begin <= node.End - mid ? (left, right) : (right, left);
                 small.Histogram = Rent();
-                BuildHistogram(small.Begin, small.End, small.Histogram, features, identity: false);
+                BuildHistogram(small.Begin, small.End, small.Histogram, features);
                 large.Histogram = node.Histogram;
                 node.Histogram = null;
                 Subtract(large.Histogram!, small.Histogram, features);
@@ -217,9 +216,8 @@ internal sealed class TreeGrower
     /// L2, and consecutive updates hit different features (no store-to-load dependency chain on a popular bin).
     /// Threads take disjoint feature ranges, so each sum is accumulated in row order by one thread.
     /// </summary>
-    private void BuildHistogram(int begin, int end, double[] hist, int[] features, bool identity)
+    private void BuildHistogram(int begin, int end, double[] hist, int[] features)
     {
-        _ = identity;
         long work = (long)(end - begin) * features.Length;
         int t = Math.Min(_threads, features.Length);
         if (t > 1 && work >= 1 << 16)
