@@ -34,24 +34,25 @@ internal static class TreeEvaluation
                 var tree = trees[i];
                 int perLeaf = tree.Outputs;
                 int target = perLeaf == 1 ? i % outputs : 0;
-                fixed (int* feature = tree.Feature, left = tree.Left, right = tree.Right)
-                fixed (float* threshold = tree.Threshold)
-                fixed (bool* defaultLeft = tree.DefaultLeft)
+                var packed = tree.Packed;
+                fixed (PackedNode* nodes = packed)
                 fixed (double* values = tree.Values)
                 {
-                    bool numericOnly = tree.CategorySets.Length == 0;
                     for (int r = r0; r < r1; r++)
                     {
                         float* row = xs + (long)r * m;
                         int node = 0;
-                        if (numericOnly)
+                        if (nodes is not null)
                         {
-                            while (left[node] >= 0)
+                            PackedNode* nd = nodes;
+                            while (nd->Left >= 0)
                             {
-                                float v = row[feature[node]];
-                                // NaN compares false: take the default branch explicitly.
-                                node = v < threshold[node] ? left[node] : float.IsNaN(v) ? (defaultLeft[node] ? left[node] : right[node]) : right[node];
+                                float v = row[nd->FeatureAndDefault & int.MaxValue];
+                                // NaN compares false: it goes left only when the default is left (sign bit).
+                                bool left = v < nd->Threshold || (float.IsNaN(v) && nd->FeatureAndDefault < 0);
+                                nd = nodes + (left ? nd->Left : nd->Right);
                             }
+                            node = nd->Right;
                         }
                         else node = tree.Leaf(new ReadOnlySpan<float>(row, m));
                         if (perLeaf == 1) o[(long)r * outputs + target] += scale * values[node];
