@@ -46,13 +46,15 @@ public sealed class Graph
     public Node Apply(Operation op, params Node[] inputs)
     {
         var types = new TensorType[inputs.Length];
+        var values = new Tensor?[inputs.Length];
         for (int i = 0; i < inputs.Length; i++)
         {
             if (inputs[i].Graph != this)
                 throw new ArgumentException($"{op.Name}: input {inputs[i].Name} belongs to another graph.");
             types[i] = inputs[i].Type;
+            if (inputs[i].Kind == NodeKind.Constant) values[i] = inputs[i].Value;
         }
-        return Add(NodeKind.Operation, op, inputs, op.InferType(types), null);
+        return Add(NodeKind.Operation, op, inputs, op.InferType(types, values), null);
     }
 
     private Node Add(NodeKind kind, Operation? op, Node[] inputs, TensorType type, string? name)

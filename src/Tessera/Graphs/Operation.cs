@@ -24,6 +24,17 @@ public abstract class Operation
     /// </summary>
     public abstract TensorType InferType(ReadOnlySpan<TensorType> inputs);
 
+    /// <summary>
+    /// The type rule when some input values are at hand: <paramref name="values"/>[i] is the value of input i when it
+    /// is known (a constant at build time; every input at run time for <see cref="ValueDependentShape"/> ops), else
+    /// null. Ops whose output shape is read from an input tensor (ONNX Reshape, Expand, Slice, Tile ... with shape
+    /// inputs) override it; the default ignores the values.
+    /// </summary>
+    public virtual TensorType InferType(ReadOnlySpan<TensorType> inputs, ReadOnlySpan<Tensor?> values) => InferType(inputs);
+
+    /// <summary>True when the output shape depends on input values, so machines re-run the type rule on every run.</summary>
+    public virtual bool ValueDependentShape => false;
+
     /// <summary>Computes the output into <paramref name="output"/> (contiguous, of the inferred type). Kernels do no validation.</summary>
     public abstract void Forward(ReadOnlySpan<Tensor> inputs, Tensor output);
 

@@ -97,7 +97,7 @@ public sealed class TapeMachine : IDisposable
     private static void Execute(Step step)
     {
         var args = step.Args;
-        bool shapesChanged = step.Output is null;
+        bool shapesChanged = step.Output is null || step.Op.ValueDependentShape;
         for (int i = 0; i < args.Length; i++)
         {
             var v = step.Inputs[i].Value!;
@@ -131,7 +131,7 @@ public sealed class TapeMachine : IDisposable
             types[i] = new TensorType(step.Args[i].DType, step.Args[i].ShapeArray());
             step.LastShapes[i] = types[i].Shape;
         }
-        return step.Op.InferType(types);
+        return step.Op.InferType(types, step.Args);
     }
 
     /// <summary>Returns every output buffer to the pool; node values computed by this machine become invalid.</summary>

@@ -46,31 +46,48 @@ public sealed class DropoutMaskOp : Operation
     public override Node?[] Gradient(Node output, Node gy) => [null];
 }
 
-/// <summary>One-hot encoding of integer class indices: (…) int → (…, classes) float. Out-of-range indices are an error.</summary>
-public sealed class OneHotOp(int classes, DType dtype) : Operation
+/// <summary>
+/// One-hot encoding of integer class indices: (…) int → (…, classes) with a new axis (last by default) holding
+/// <paramref name="on"/> at the index and <paramref name="off"/> elsewhere. Out-of-range indices are an error unless
+/// <paramref name="onnx"/> semantics are asked for: then negative indices wrap and out-of-range ones give all-off.
+/// </summary>
+public sealed class OneHotOp(int classes, DType dtype, int axis = -1, double off = 0, double on = 1, bool onnx = false) : Operation
 {
     public int Classes { get; } = classes;
+    public int Axis { get; } = axis;
     public override string Name => "OneHot";
 
     public override TensorType InferType(ReadOnlySpan<TensorType> inputs)
     {
         ExpectInputs(inputs, 1);
-        if (inputs[0].DType is not (DType.Int32 or DType.Int64))
+        if (!onnx && inputs[0].DType is not (DType.Int32 or DType.Int64))
             throw new DTypeMismatchException(Name, $"class indices have dtype {inputs[0].DType.Name()}, expected int32 or int64");
         if (Classes < 1) throw new ArgumentOutOfRangeException(nameof(Classes), $"{Name}: classes must be ≥ 1, got {Classes}");
-        return new TensorType(dtype, [.. inputs[0].Shape, Classes]);
+        var s = inputs[0].Shape.ToList();
+        int a = Axis < 0 ? Axis + s.Count + 1 : Axis;
+        if (a < 0 || a > s.Count) throw new ArgumentOutOfRangeException(nameof(Axis), $"{Name}: axis {Axis} is out of range for rank {s.Count + 1}.");
+        s.Insert(a, Classes);
+        return new TensorType(dtype, [.. s]);
     }
 
     public override void Forward(ReadOnlySpan<Tensor> inputs, Tensor output)
     {
-        output.Fill(0);
         var idx = inputs[0];
+        int a = Axis < 0 ? Axis + idx.Rank + 1 : Axis;
+        int inner = 1;
+        for (int d = a; d < idx.Rank; d++) inner *= idx.Shape[d];
+        output.Fill(off);
         for (int i = 0; i < idx.Length; i++)
         {
             double c = idx.GetDouble(i);
+            if (onnx && c < 0) c += Classes;
             if (c < 0 || c >= Classes)
+            {
+                if (onnx) continue;
                 throw new IndexOutOfRangeException($"{Name}: class index {c} at position {i} is outside [0, {Classes}).");
-            output.SetDouble(i * Classes + (int)c, 1);
+            }
+            int o = i / inner, r = i % inner;
+            output.SetDouble((o * Classes + (int)c) * inner + r, on);
         }
     }
 

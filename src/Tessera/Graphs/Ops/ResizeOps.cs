@@ -1,0 +1,119 @@
+namespace Tessera.Graphs;
+
+/// <summary>Interpolation of <see cref="ResizeOp"/>.</summary>
+public enum ResizeMode { Nearest, Linear, Cubic }
+
+/// <summary>
+/// ONNX Resize (and Upsample): separable nearest / linear / cubic interpolation over every axis. Output position x maps
+/// to an input coordinate by <c>coordinate_transformation_mode</c>; the n taps nearest to it (2 for nearest and linear,
+/// 4 for cubic, edge-clamped) are weighted as the ONNX reference does, including exclude_outside and the
+/// tf_crop_and_resize extrapolation value.
+/// </summary>
+public sealed class ResizeOp(ResizeMode mode, string coordinateMode, string nearestMode, double cubicA, bool excludeOutside,
+    double extrapolation, double[] scales, int[] sizes, double[]? roi) : Operation
+{
+    public override string Name => "Resize";
+
+    public override TensorType InferType(ReadOnlySpan<TensorType> inputs)
+    {
+        ExpectInputs(inputs, 1);
+        ExpectFloat(inputs[0]);
+        if (sizes.Length != inputs[0].Rank) throw new ShapeMismatchException(Name, $"{sizes.Length} output sizes for input {ShapeMath.Format(inputs[0].Shape)}");
+        if (sizes.Any(s => s < 0 || s > ShapeLimits.MaxDimension)) throw new ShapeMismatchException(Name, $"output sizes ({string.Join(", ", sizes)}) are out of range");
+        return new TensorType(inputs[0].DType, (int[])sizes.Clone());
+    }
+
+    /// <summary>Taps (input index, weight) for output index x along an axis; null when the point extrapolates.</summary>
+    private (int[] Idx, double[] W)? Taps(int axis, int x, int inSize)
+    {
+        double scale = scales[axis], outWidth = scale * inSize;
+        double xo;
+        switch (coordinateMode)
+        {
+            case "align_corners": xo = outWidth == 1 ? 0 : x * (inSize - 1) / (outWidth - 1); break;
+            case "asymmetric": xo = x / scale; break;
+            case "tf_half_pixel_for_nn": xo = (x + 0.5) / scale; break;
+            case "pytorch_half_pixel": xo = outWidth == 1 ? -0.5 : (x + 0.5) / scale - 0.5; break;
+            case "tf_crop_and_resize":
+            {
+                int r = scales.Length;
+                double start = roi![axis], end = roi[axis + r];
+                xo = outWidth == 1 ? (end - start) * (inSize - 1) / 2 : x * (end - start) * (inSize - 1) / (outWidth - 1);
+                xo += start * (inSize - 1);
+                if (xo < 0 || xo > inSize - 1) return null;
+                break;
+            }
+            default: xo = (x + 0.5) / scale - 0.5; break;
+        }
+        double fl = Math.Floor(xo);
+        bool integral = xo == fl;
+        double ratio = integral ? 1 : xo - fl;
+        double[] w = mode switch
+        {
+            ResizeMode.Nearest => integral ? [0, 1] : nearestMode switch
+            {
+                "round_prefer_ceil" => [ratio < 0.5 ? 1 : 0, ratio >= 0.5 ? 1 : 0],
+                "floor" => [1, 0],
+                "ceil" => [0, 1],
+                _ => [ratio <= 0.5 ? 1 : 0, ratio > 0.5 ? 1 : 0],
+            },
+            ResizeMode.Linear => [1 - ratio, ratio],
+            _ => Cubic(ratio, cubicA),
+        };
+        int n = w.Length;
+        // The n taps nearest xo, preferring lower indices on ties (ratio 1 shifts the window down by one).
+        long first = (long)fl - (integral ? n / 2 : n / 2 - 1);
+        var idx = new int[n];
+        for (int i = 0; i < n; i++)
+        {
+            long j = first + i;
+            if (excludeOutside && (j < 0 || j >= inSize)) w[i] = 0;
+            idx[i] = (int)Math.Clamp(j, 0, inSize - 1);
+        }
+        if (excludeOutside) { double s = w.Sum(); for (int i = 0; i < n; i++) w[i] /= s; }
+        return (idx, w);
+    }
+
+    private static double[] Cubic(double r, double a) =>
+    [
+        ((a * (r + 1) - 5 * a) * (r + 1) + 8 * a) * (r + 1) - 4 * a,
+        ((a + 2) * r - (a + 3)) * r * r + 1,
+        ((a + 2) * (1 - r) - (a + 3)) * (1 - r) * (1 - r) + 1,
+        ((a * (2 - r) - 5 * a) * (2 - r) + 8 * a) * (2 - r) - 4 * a,
+    ];
+
+    public override void Forward(ReadOnlySpan<Tensor> inputs, Tensor y)
+    {
+        var x = inputs[0].Contiguous();
+        int r = x.Rank;
+        var inShape = x.ShapeArray();
+        var strides = ShapeMath.RowMajorStrides(inShape);
+        var taps = new (int[] Idx, double[] W)?[r][];
+        for (int d = 0; d < r; d++)
+        {
+            taps[d] = new (int[], double[])?[sizes[d]];
+            for (int o = 0; o < sizes[d]; o++) taps[d][o] = Taps(d, o, inShape[d]);
+        }
+        var pos = new int[r];
+        for (int p = 0; p < y.Length; p++)
+        {
+            int rem = p;
+            for (int d = r - 1; d >= 0; d--) { pos[d] = rem % sizes[d]; rem /= sizes[d]; }
+            bool outside = false;
+            for (int d = 0; d < r; d++) if (taps[d][pos[d]] is null) outside = true;
+            y.SetDouble(p, outside ? extrapolation : Sum(x, taps, pos, strides, 0, 0, 1.0));
+        }
+    }
+
+    private static double Sum(Tensor x, (int[] Idx, double[] W)?[][] taps, int[] pos, int[] strides, int d, int offset, double weight)
+    {
+        if (d == pos.Length) return weight * x.GetDouble(offset);
+        var (idx, w) = taps[d][pos[d]]!.Value;
+        double s = 0;
+        for (int i = 0; i < idx.Length; i++)
+            if (w[i] != 0) s += Sum(x, taps, pos, strides, d + 1, offset + idx[i] * strides[d], weight * w[i]);
+        return s;
+    }
+
+    public override Node?[] Gradient(Node output, Node gy) => throw new NotSupportedException("Resize has no gradient rule.");
+}

@@ -1,0 +1,366 @@
+using Tessera.Kernels;
+using Tessera.Graphs;
+using static Tessera.Graphs.Ops;
+
+namespace Tessera.Onnx;
+
+public static partial class OnnxOperators
+{
+    private static void AddNeural(Dictionary<string, OnnxOpBuilder> t)
+    {
+        t["ReduceSum"] = c => One(Reduce(c, (x, axes, keep) => Sum(x, axes, keep), axesFromInput: c.Opset >= 13, kind: ReduceKind.Sum));
+        t["ReduceMean"] = c => One(Reduce(c, (x, axes, keep) => Mean(x, axes, keep)));
+        t["ReduceMax"] = c => One(Reduce(c, (x, axes, keep) => Max(x, axes, keep)));
+        t["ReduceMin"] = c => One(Reduce(c, (x, axes, keep) => Min(x, axes, keep)));
+        t["ReduceProd"] = c => One(Reduce(c, (x, axes, keep) => Prod(x, axes, keep)));
+        t["ReduceL1"] = c => One(Reduce(c, (x, axes, keep) => Sum(Abs(x), axes, keep)));
+        t["ReduceL2"] = c => One(Reduce(c, (x, axes, keep) => Sqrt(Sum(Square(x), axes, keep))));
+        t["ReduceSumSquare"] = c => One(Reduce(c, (x, axes, keep) => Sum(Square(x), axes, keep)));
+        t["ReduceLogSum"] = c => One(Reduce(c, (x, axes, keep) => Log(Sum(x, axes, keep))));
+        t["ReduceLogSumExp"] = c => One(Reduce(c, (x, axes, keep) => LogSumExp(x, axes, keep)));
+        t["ArgMax"] = c => One(c.Graph.Apply(new ArgExtremeOp(true, (int)c.Int("axis", 0), c.Int("keepdims", 1) != 0, c.Int("select_last_index", 0) != 0), c.Required(0)));
+        t["ArgMin"] = c => One(c.Graph.Apply(new ArgExtremeOp(false, (int)c.Int("axis", 0), c.Int("keepdims", 1) != 0, c.Int("select_last_index", 0) != 0), c.Required(0)));
+
+        t["Softmax"] = c => One(SoftmaxFamily(c, (x, a) => Softmax(x, a)));
+        t["LogSoftmax"] = c => One(SoftmaxFamily(c, (x, a) => LogSoftmax(x, a)));
+        t["Hardmax"] = c => One(SoftmaxFamily(c, (x, a) => x.Graph.Apply(new HardmaxOp(a), x)));
+
+        t["MatMul"] = c => One(MatMul(c.Required(0), c.Required(1)));
+        t["Gemm"] = c =>
+        {
+            Node a = c.Required(0), b = c.Required(1);
+            if (c.Int("transA", 0) != 0) a = Transpose(a);
+            if (c.Int("transB", 0) != 0) b = Transpose(b);
+            float alpha = c.Float("alpha", 1f), beta = c.Float("beta", 1f);
+            var y = MatMul(a, b);
+            if (alpha != 1) y = Mul(y, c.Graph.Constant(alpha, y.DType));
+            if (c.Input(2) is { } bias && beta != 0)
+                y = Add(y, beta == 1 ? bias : Mul(bias, c.Graph.Constant(beta, bias.DType)));
+            return One(y);
+        };
+
+        t["BatchNormalization"] = c =>
+        {
+            if (c.Int("training_mode", 0) != 0) throw c.Unsupported("training mode");
+            Node x = c.Required(0), scale = c.Required(1), bias = c.Required(2), mean = c.Required(3), var_ = c.Required(4);
+            float eps = c.Float("epsilon", 1e-5f);
+            // y = x·s + (b − mean·s) with s = scale/√(var+ε): constants fold, leaving one multiply-add per element.
+            var s = Div(scale, Sqrt(Add(var_, c.Graph.Constant(eps, var_.DType))));
+            var shift = Sub(bias, Mul(mean, s));
+            var axes = Enumerable.Range(1, Math.Max(x.Rank - 2, 0)).ToArray();
+            if (axes.Length > 0) { s = Unsqueeze(s, axes); shift = Unsqueeze(shift, axes); }
+            return One(Add(Mul(x, s), shift));
+        };
+        t["InstanceNormalization"] = c =>
+        {
+            Node x = c.Required(0), scale = c.Required(1), bias = c.Required(2);
+            float eps = c.Float("epsilon", 1e-5f);
+            var axes = Enumerable.Range(2, x.Rank - 2).ToArray();
+            var mean = Mean(x, axes, true);
+            var d = Sub(x, mean);
+            var inv = Reciprocal(Sqrt(Add(Mean(Square(d), axes, true), c.Graph.Constant(eps, x.DType))));
+            var cAxes = Enumerable.Range(1, x.Rank - 2).ToArray();
+            return One(Add(Mul(Mul(d, inv), Unsqueeze(scale, cAxes)), Unsqueeze(bias, cAxes)));
+        };
+        t["LayerNormalization"] = c =>
+        {
+            Node x = c.Required(0), scale = c.Required(1);
+            int axis = (int)c.Int("axis", -1);
+            if (axis < 0) axis += x.Rank;
+            float eps = c.Float("epsilon", 1e-5f);
+            var axes = Enumerable.Range(axis, x.Rank - axis).ToArray();
+            var mean = Mean(x, axes, true);
+            var d = Sub(x, mean);
+            var inv = Reciprocal(Sqrt(Add(Mean(Square(d), axes, true), c.Graph.Constant(eps, x.DType))));
+            var y = Mul(Mul(d, inv), scale);
+            if (c.Input(2) is { } bias) y = Add(y, bias);
+            return [y, mean, inv];
+        };
+        t["MeanVarianceNormalization"] = c =>
+        {
+            var x = c.Required(0);
+            var axes = c.Int32s("axes") ?? [0, 2, 3];
+            var mean = Mean(x, axes, true);
+            var d = Sub(x, mean);
+            var std = Sqrt(Mean(Square(d), axes, true));
+            return One(Div(d, Add(std, c.Graph.Constant(1e-9, x.DType))));
+        };
+
+        t["GlobalAveragePool"] = c => { var x = c.Required(0); return One(Mean(x, [.. Enumerable.Range(2, x.Rank - 2)], true)); };
+        t["GlobalMaxPool"] = c => { var x = c.Required(0); return One(Max(x, [.. Enumerable.Range(2, x.Rank - 2)], true)); };
+        t["Conv"] = Conv;
+        t["MaxPool"] = c => Pool(c, true);
+        t["ConvTranspose"] = ConvTranspose;
+        t["AveragePool"] = c => Pool(c, false);
+    }
+
+    private static Node Reduce(OnnxNodeContext c, Func<Node, int[]?, bool, Node> f, bool axesFromInput = false, ReduceKind kind = ReduceKind.Sum)
+    {
+        var x = c.Required(0);
+        bool keep = c.Int("keepdims", 1) != 0;
+        bool noop = c.Int("noop_with_empty_axes", 0) != 0;
+        if (!axesFromInput)
+        {
+            var axes = c.Int32s("axes");
+            if (axes is { Length: 0 }) axes = null;
+            return f(x, axes, keep);
+        }
+        if (c.Input(1) is not { } axesNode)
+            return noop ? ExpandLike(x, x) : f(x, null, keep);
+        return c.Bind("Reduce" + kind, [x], [axesNode], v =>
+        {
+            var axes = OnnxNodeContext.Int32Values(v[0]);
+            if (axes.Length == 0) return noop ? new IdentityOp() : new ReduceOp(kind, null, keep);
+            return new ReduceOp(kind, axes, keep);
+        }, (d, p) => Unknown(d[0].DType, keep ? d[0].Rank : d[0].Rank - Math.Max(VectorLength(p[0]), 0)));
+    }
+
+    /// <summary>Softmax-like ops: before opset 13 the input is coerced to 2-D at axis (default 1); from 13 one axis (default −1).</summary>
+    private static Node SoftmaxFamily(OnnxNodeContext c, Func<Node, int, Node> f)
+    {
+        var x = c.Required(0);
+        if (c.Opset >= 13) return f(x, (int)c.Int("axis", -1));
+        int axis = (int)c.Int("axis", 1);
+        if (axis < 0) axis += x.Rank;
+        if (axis == x.Rank - 1) return f(x, -1);
+        var flat = c.Graph.Apply(new FlattenOp(axis), x);
+        return ReshapeLike(f(flat, -1), x);
+    }
+
+    /// <summary>Per-axis pads (begin..., end...) from explicit pads or auto_pad for a sliding window.</summary>
+    private static int[] WindowPads(OnnxNodeContext c, int[] spatial, int[] kernel, int[] strides, int[] dilations)
+    {
+        int n = kernel.Length;
+        var autoPad = c.String("auto_pad", "NOTSET");
+        if (autoPad is "SAME_UPPER" or "SAME_LOWER")
+        {
+            if (spatial.Any(s => s < 0)) throw c.Unsupported("auto_pad with unknown spatial size");
+            var pads = new int[2 * n];
+            for (int i = 0; i < n; i++)
+            {
+                int outSize = (spatial[i] + strides[i] - 1) / strides[i];
+                int total = Math.Max(0, (outSize - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1 - spatial[i]);
+                int small = total / 2;
+                (pads[i], pads[i + n]) = autoPad == "SAME_UPPER" ? (small, total - small) : (total - small, small);
+            }
+            return pads;
+        }
+        if (autoPad == "VALID") return new int[2 * n];
+        return c.Int32s("pads") ?? new int[2 * n];
+    }
+
+    private static Node[] Conv(OnnxNodeContext c)
+    {
+        Node x = c.Required(0), w = c.Required(1);
+        var b = c.Input(2);
+        int spatialRank = x.Rank - 2;
+        var kernel = c.Int32s("kernel_shape") ?? w.Shape[2..];
+        var strides = c.Int32s("strides") ?? [.. Enumerable.Repeat(1, spatialRank)];
+        var dil = c.Int32s("dilations") ?? [.. Enumerable.Repeat(1, spatialRank)];
+        var pads = WindowPads(c, x.Shape[2..], kernel, strides, dil);
+        int groups = (int)c.Int("group", 1);
+        if (spatialRank == 2)
+            return One(Conv2d(x, w, b, strides, [pads[0], pads[1], pads[2], pads[3]], dil, groups));
+        if (spatialRank == 1)
+        {
+            var y = Conv2d(Unsqueeze(x, 2), Unsqueeze(w, 2), b, [1, strides[0]], [0, pads[0], 0, pads[1]], [1, dil[0]], groups);
+            return One(Squeeze(y, 2));
+        }
+        return One(b is null ? c.Graph.Apply(new ConvNdOp(new WindowNd(kernel, strides, pads, dil), groups), x, w)
+                             : c.Graph.Apply(new ConvNdOp(new WindowNd(kernel, strides, pads, dil), groups), x, w, b));
+    }
+
+    private static Node[] ConvTranspose(OnnxNodeContext c)
+    {
+        Node x = c.Required(0), w = c.Required(1);
+        var b = c.Input(2);
+        int r = x.Rank - 2;
+        if (!x.Type.IsFullyKnown || !w.Type.IsFullyKnown) throw c.Unsupported("transposed convolution with unknown input or weight shape");
+        var kernel = c.Int32s("kernel_shape") ?? w.Shape[2..];
+        var strides = c.Int32s("strides") ?? [.. Enumerable.Repeat(1, r)];
+        var dil = c.Int32s("dilations") ?? [.. Enumerable.Repeat(1, r)];
+        var outPad = c.Int32s("output_padding") ?? new int[r];
+        var outShape = c.Int32s("output_shape");
+        var autoPad = c.String("auto_pad", "NOTSET");
+        var pads = c.Int32s("pads") ?? new int[2 * r];
+        var spatial = new int[r];
+        var begin = new int[r];
+        for (int i = 0; i < r; i++)
+        {
+            int inSize = x.Shape[i + 2], eff = (kernel[i] - 1) * dil[i] + 1;
+            if (outShape is not null || autoPad is "SAME_UPPER" or "SAME_LOWER")
+            {
+                int target = outShape is not null ? outShape[outShape.Length - r + i] : inSize * strides[i];
+                int total = strides[i] * (inSize - 1) + outPad[i] + eff - target;
+                begin[i] = autoPad == "SAME_UPPER" ? total / 2 : total - total / 2;
+                spatial[i] = target;
+            }
+            else
+            {
+                begin[i] = autoPad == "VALID" ? 0 : pads[i];
+                int end = autoPad == "VALID" ? 0 : pads[i + r];
+                spatial[i] = strides[i] * (inSize - 1) + outPad[i] + eff - begin[i] - end;
+            }
+        }
+        var op = new ConvTransposeNdOp(strides, begin, dil, spatial, (int)c.Int("group", 1));
+        return One(b is null ? c.Graph.Apply(op, x, w) : c.Graph.Apply(op, x, w, b));
+    }
+
+    private static Node[] Pool(OnnxNodeContext c, bool max)
+    {
+        var x = c.Required(0);
+        int spatialRank = x.Rank - 2;
+        var kernel = c.Int32s("kernel_shape") ?? throw c.Error("attribute 'kernel_shape' is required");
+        var strides = c.Int32s("strides") ?? [.. Enumerable.Repeat(1, spatialRank)];
+        var dil = c.Int32s("dilations") ?? [.. Enumerable.Repeat(1, spatialRank)];
+        var pads = WindowPads(c, x.Shape[2..], kernel, strides, dil);
+        bool ceil = c.Int("ceil_mode", 0) != 0;
+        bool includePad = c.Int("count_include_pad", 0) != 0;
+        var window = new WindowNd(kernel, strides, pads, dil, ceil);
+        if (c.WantsOutput(1))
+        {
+            bool colMajor = c.Int("storage_order", 0) != 0;
+            return [c.Graph.Apply(new PoolNdOp(max, window, includePad), x), c.Graph.Apply(new PoolNdOp(max, window, includePad, 1, colMajor), x)];
+        }
+        if (spatialRank == 2 && !ceil && dil.All(d => d == 1) && pads[0] * 2 <= kernel[0] && pads[1] * 2 <= kernel[1] && pads[2] * 2 <= kernel[0] && pads[3] * 2 <= kernel[1]
+            && pads[0] == pads[2] && pads[1] == pads[3])
+            return One(max ? MaxPool2d(x, kernel, strides, [pads[0], pads[1], pads[2], pads[3]])
+                           : AvgPool2d(x, kernel, strides, [pads[0], pads[1], pads[2], pads[3]], includePad));
+        return One(c.Graph.Apply(new PoolNdOp(max, window, includePad), x));
+    }
+}
+
+
+public static partial class OnnxOperators
+{
+    private static LossReduction LossReductionAttr(OnnxNodeContext c) => c.String("reduction", "mean") switch
+    {
+        "none" => LossReduction.None,
+        "sum" => LossReduction.Sum,
+        "mean" => LossReduction.Mean,
+        var r => throw c.Unsupported($"reduction '{r}'"),
+    };
+
+    private static void AddLosses(Dictionary<string, OnnxOpBuilder> t)
+    {
+        t["NegativeLogLikelihoodLoss"] = c =>
+        {
+            var op = new NllLossOp(LossReductionAttr(c), c.Has("ignore_index") ? c.Int("ignore_index", 0) : null);
+            Node[] args = c.Input(2) is { } w ? [c.Required(0), c.Required(1), w] : [c.Required(0), c.Required(1)];
+            return One(c.Graph.Apply(op, args));
+        };
+        t["SoftmaxCrossEntropyLoss"] = c =>
+        {
+            var scores = c.Required(0);
+            var logp = LogSoftmax(scores, 1);
+            var op = new NllLossOp(LossReductionAttr(c), c.Has("ignore_index") ? c.Int("ignore_index", 0) : null);
+            Node[] args = c.Input(2) is { } w ? [logp, c.Required(1), w] : [logp, c.Required(1)];
+            return [c.Graph.Apply(op, args), logp];
+        };
+    }
+}
+
+public static partial class OnnxOperators
+{
+    private static void AddResize(Dictionary<string, OnnxOpBuilder> t)
+    {
+        t["Resize"] = c =>
+        {
+            var x = c.Required(0);
+            var mode = c.String("mode", "nearest") switch
+            {
+                "nearest" => ResizeMode.Nearest,
+                "linear" => ResizeMode.Linear,
+                "cubic" => ResizeMode.Cubic,
+                var m => throw c.Unsupported($"mode '{m}'"),
+            };
+            string coord = c.Opset < 11 ? "asymmetric" : c.String("coordinate_transformation_mode", "half_pixel");
+            string nearest = c.String("nearest_mode", "round_prefer_floor");
+            double a = c.Float("cubic_coeff_a", -0.75f), extrap = c.Float("extrapolation_value", 0f);
+            bool exclude = c.Int("exclude_outside", 0) != 0;
+            if (c.Opset < 11)
+                return One(c.Bind("Resize", [x], [c.Required(1)], v => MakeResize(x.Shape, mode, coord, nearest, a, exclude, extrap, v[0], null, null),
+                    (d, _) => Unknown(d[0].DType, d[0].Rank)));
+            Node? roi = c.Input(1), scales = c.Input(2), sizes = c.Input(3);
+            if (scales is { Shape: [0] }) scales = null;
+            var ps = new List<Node>();
+            if (roi is not null) ps.Add(roi);
+            if (scales is not null) ps.Add(scales);
+            if (sizes is not null) ps.Add(sizes);
+            return One(c.Bind("Resize", [x], [.. ps], v =>
+            {
+                int k = 0;
+                var roiV = roi is null ? null : v[k++];
+                var scalesV = scales is null ? null : v[k++];
+                var sizesV = sizes is null ? null : v[k];
+                return MakeResize(null, mode, coord, nearest, a, exclude, extrap, scalesV is { Length: > 0 } ? scalesV : null, sizesV, roiV);
+            }, (d, _) => Unknown(d[0].DType, d[0].Rank)));
+        };
+        t["Upsample"] = c =>
+        {
+            var x = c.Required(0);
+            var mode = c.String("mode", "nearest") == "nearest" ? ResizeMode.Nearest : ResizeMode.Linear;
+            if (c.Opset < 9)
+            {
+                var s = c.Floats("scales") ?? throw c.Error("attribute 'scales' is required");
+                return One(c.Graph.Apply(MakeResize(x.Shape, mode, "asymmetric", "floor", -0.75, false, 0, Tensor.FromArray(s, s.Length), null, null), x));
+            }
+            return One(c.Bind("Upsample", [x], [c.Required(1)], v => MakeResize(x.Shape, mode, "asymmetric", "floor", -0.75, false, 0, v[0], null, null),
+                (d, _) => Unknown(d[0].DType, d[0].Rank)));
+        };
+    }
+
+    /// <summary>A resize op for known scales or sizes; the input shape comes from the static shape or, when unknown, is read at bind time.</summary>
+    private static Operation MakeResize(int[]? inShape, ResizeMode mode, string coord, string nearest, double a, bool exclude, double extrap,
+        Tensor? scales, Tensor? sizes, Tensor? roi) =>
+        new LazyResizeOp(inShape, mode, coord, nearest, a, exclude, extrap, scales?.ToDoubleArray(), sizes is null ? null : OnnxNodeContext.Int32Values(sizes), roi?.ToDoubleArray());
+}
+
+/// <summary>Resize whose output size depends on the input shape (scales given): builds the concrete <see cref="ResizeOp"/> per input shape.</summary>
+internal sealed class LazyResizeOp(int[]? staticShape, ResizeMode mode, string coord, string nearest, double a, bool exclude, double extrap,
+    double[]? scales, int[]? sizes, double[]? roi) : Operation
+{
+    private ResizeOp? _op;
+    private int[]? _shape;
+    public override string Name => "Resize";
+
+    private ResizeOp For(int[] x)
+    {
+        if (_op is not null && _shape!.AsSpan().SequenceEqual(x)) return _op;
+        if (scales is null && sizes is null) throw new ArgumentException("Resize: neither scales nor sizes is given.");
+        var sc = new double[x.Length];
+        var sz = new int[x.Length];
+        for (int d = 0; d < x.Length; d++)
+        {
+            if (sizes is not null)
+            {
+                if (sizes.Length != x.Length) throw new ShapeMismatchException(Name, $"{sizes.Length} sizes for input {ShapeMath.Format(x)}");
+                sz[d] = sizes[d];
+                sc[d] = x[d] == 0 ? 1 : (double)sizes[d] / x[d];
+            }
+            else
+            {
+                if (scales!.Length != x.Length) throw new ShapeMismatchException(Name, $"{scales.Length} scales for input {ShapeMath.Format(x)}");
+                sc[d] = scales[d];
+                double span = coord == "tf_crop_and_resize" && roi is not null ? roi[d + x.Length] - roi[d] : 1;
+                sz[d] = (int)Math.Floor(x[d] * span * scales[d]);
+            }
+        }
+        _shape = x;
+        return _op = new ResizeOp(mode, coord, nearest, a, exclude, extrap, sc, sz, roi);
+    }
+
+    public override TensorType InferType(ReadOnlySpan<TensorType> inputs)
+    {
+        var x = inputs[0].Shape;
+        if (!inputs[0].IsFullyKnown)
+        {
+            if (staticShape is not null && !staticShape.Contains(-1)) x = staticShape;
+            else return new TensorType(inputs[0].DType, [.. x.Select(_ => -1)]);
+        }
+        return For(x).InferType(inputs);
+    }
+
+    public override bool ValueDependentShape => true;
+    public override void Forward(ReadOnlySpan<Tensor> inputs, Tensor output) => For(inputs[0].ShapeArray()).Forward(inputs, output);
+}
