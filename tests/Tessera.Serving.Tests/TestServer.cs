@@ -32,7 +32,8 @@ public sealed class TestServer : IAsyncDisposable
     /// <summary>The shipped fixture repository (Triton's simple, simple_int8, simple_string).</summary>
     public static string FixtureRepository => Path.Combine(AppContext.BaseDirectory, "fixtures", "triton-model-repository");
 
-    public static async Task<TestServer> StartAsync(Action<ServingOptions>? configure = null, Action<string>? prepare = null)
+    public static async Task<TestServer> StartAsync(Action<ServingOptions>? configure = null, Action<string>? prepare = null,
+        Action<IServiceCollection>? services = null)
     {
         string repo = Path.Combine(Path.GetTempPath(), "tessera-serve-tests", Guid.NewGuid().ToString("N"));
         CopyDirectory(FixtureRepository, repo);
@@ -49,7 +50,7 @@ public sealed class TestServer : IAsyncDisposable
             ShutdownTimeout = TimeSpan.FromSeconds(10),
         };
         configure?.Invoke(options);
-        var app = ServingHost.Build(options, logging => { });
+        var app = ServingHost.Build(options, logging => { }, services);
         await app.StartAsync();
         return new TestServer(app, options);
     }

@@ -14,8 +14,14 @@ public sealed class BackendRegistry(IEnumerable<IModelBackendFactory> factories,
 
     public IReadOnlyList<IModelBackendFactory> Factories => _factories;
 
-    public IModelBackend Load(ModelConfig config, string versionDirectory)
+    public IModelBackend Load(ModelConfig config, string versionDirectory) => Load(config, versionDirectory, out _);
+
+    /// <param name="config">The model's config.</param>
+    /// <param name="versionDirectory">The version directory holding its files.</param>
+    /// <param name="fallbackNote">Why earlier engines were passed over, when one was (shown as part of the model's state reason).</param>
+    public IModelBackend Load(ModelConfig config, string versionDirectory, out string? fallbackNote)
     {
+        fallbackNote = null;
         string engine = config.Engine;
         if (engine.Length > 0)
         {
@@ -29,7 +35,12 @@ public sealed class BackendRegistry(IEnumerable<IModelBackendFactory> factories,
         var errors = new List<string>();
         foreach (var f in candidates)
         {
-            try { return f.Load(config, versionDirectory); }
+            try
+            {
+                var backend = f.Load(config, versionDirectory);
+                if (errors.Count > 0) fallbackNote = string.Join("; ", errors);
+                return backend;
+            }
             catch (Exception e)
             {
                 errors.Add($"{f.Engine}: {e.Message}");

@@ -26,7 +26,10 @@ namespace Tessera.Serving.Hosting;
 /// </code></example>
 public static class ServingHost
 {
-    public static WebApplication Build(ServingOptions options, Action<ILoggingBuilder>? logging = null)
+    /// <param name="options">Ports, repository, budget and limits.</param>
+    /// <param name="logging">Replaces the default console logging.</param>
+    /// <param name="services">Adds services, e.g. further <see cref="IModelBackendFactory"/>s for new model kinds (registered after the built-in ones).</param>
+    public static WebApplication Build(ServingOptions options, Action<ILoggingBuilder>? logging = null, Action<IServiceCollection>? services = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
         {
@@ -62,6 +65,7 @@ public static class ServingHost
         // Order matters: the native engine is tried first, ONNX Runtime when it cannot run a model.
         builder.Services.AddSingleton<IModelBackendFactory, TesseraOnnxBackendFactory>();
         builder.Services.AddSingleton<IModelBackendFactory, OnnxRuntimeBackendFactory>();
+        services?.Invoke(builder.Services);
         builder.Services.AddSingleton<BackendRegistry>();
         builder.Services.AddSingleton<ModelCache>();
         builder.Services.AddSingleton<InferenceService>();

@@ -53,6 +53,9 @@ public sealed class LoadedModel
     public IModelBackend Backend { get; }
     public ModelScheduler Scheduler { get; }
     public long MemoryBytes => Backend.MemoryBytes;
+
+    /// <summary>Why the preferred engine was passed over, if it was.</summary>
+    public string? LoadNote { get; init; }
     public int References => Math.Max(0, Volatile.Read(ref _refs));
 
     internal bool TryAddRef()
@@ -227,7 +230,8 @@ public sealed class ModelCache : IDisposable
                 slot.Current = loaded;
                 slot.State = ModelState.Ready;
                 slot.FailedFingerprint = null;
-                slot.Reason = $"loaded on {loaded.Backend.Engine} in {sw.Elapsed.TotalMilliseconds:F0} ms";
+                slot.Reason = $"loaded on {loaded.Backend.Engine} in {sw.Elapsed.TotalMilliseconds:F0} ms" +
+                    (loaded.LoadNote is null ? "" : $" (passed over {loaded.LoadNote})");
                 Volatile.Write(ref slot.LastUsed, Stopwatch.GetTimestamp());
             }
             AddBytes(loaded.MemoryBytes);
@@ -256,12 +260,12 @@ public sealed class ModelCache : IDisposable
     private LoadedModel Create(RepositoryEntry entry, long version)
     {
         var config = entry.Config!;
-        var backend = _backends.Load(config, entry.VersionDirectory(version));
+        var backend = _backends.Load(config, entry.VersionDirectory(version), out string? note);
         try
         {
             string name = entry.Name;
             var scheduler = new ModelScheduler(backend, config, _options.MaxQueueSize, rows => _metrics.Batch(name, rows));
-            return new LoadedModel(name, version, config, backend, scheduler);
+            return new LoadedModel(name, version, config, backend, scheduler) { LoadNote = note };
         }
         catch
         {
