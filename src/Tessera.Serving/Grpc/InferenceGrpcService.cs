@@ -87,7 +87,7 @@ public sealed class InferenceGrpcService(InferenceService service, ServingOption
                 r.Outputs.Add(t);
                 r.RawOutputContents.Add(UnsafeByteOperations.UnsafeWrap(o.Data));
             }
-            metrics.Success(response.ModelName, response.ModelVersion, "grpc", timings.QueueSeconds, timings.ComputeSeconds, InferenceService.Since(start));
+            metrics.Success(response.ModelName, response.ModelVersion, "grpc", timings, InferenceService.Since(start));
             return r;
         }
         catch (InferenceException e)

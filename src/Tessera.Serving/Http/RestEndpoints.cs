@@ -203,7 +203,7 @@ public static class RestEndpoints
             }
             else ctx.Response.ContentType = "application/json";
             ctx.Response.ContentLength = buffer.WrittenCount;
-            metrics.Success(response.ModelName, response.ModelVersion, "http", timings.QueueSeconds, timings.ComputeSeconds, InferenceService.Since(start));
+            metrics.Success(response.ModelName, response.ModelVersion, "http", timings, InferenceService.Since(start));
             try { await ctx.Response.Body.WriteAsync(buffer.WrittenMemory, ctx.RequestAborted); }
             catch (OperationCanceledException) { }
         }

@@ -72,7 +72,7 @@ internal static class SimpleInfer
                         w.WriteEndObject();
                         w.WriteEndObject();
                     }
-                    metrics.Success(response.ModelName, response.ModelVersion, "http", timings.QueueSeconds, timings.ComputeSeconds, InferenceService.Since(start));
+                    metrics.Success(response.ModelName, response.ModelVersion, "http", timings, InferenceService.Since(start));
                     await HttpIo.WriteJsonAsync(ctx, buffer.WrittenMemory);
                 }
             }

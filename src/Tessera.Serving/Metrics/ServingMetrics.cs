@@ -13,7 +13,7 @@ public sealed class ServingMetrics
     private static readonly double[] LatencyBuckets = Histogram.ExponentialBuckets(0.00001, 2, 22); // 10 µs … ~21 s
 
     private readonly Counter _requests, _cacheHits, _cacheMisses, _evictions, _loads, _loadFailures;
-    private readonly Histogram _queue, _compute, _total, _batch;
+    private readonly Histogram _queue, _compute, _total, _batch, _overhead;
     private readonly Gauge _modelBytes, _workingSet, _gcHeap, _loadedModels;
     private readonly ConcurrentDictionary<string, ModelStats> _stats = new(StringComparer.Ordinal);
 
@@ -28,6 +28,8 @@ public sealed class ServingMetrics
         _compute = f.CreateHistogram("tessera_inference_compute_seconds", "Time the backend ran the request's batch.",
             new HistogramConfiguration { LabelNames = ["model"], Buckets = LatencyBuckets });
         _total = f.CreateHistogram("tessera_inference_request_seconds", "Server time from a decoded request to its encoded response (decode, queue, compute, encode).",
+            new HistogramConfiguration { LabelNames = ["model", "protocol"], Buckets = LatencyBuckets });
+        _overhead = f.CreateHistogram("tessera_inference_overhead_seconds", "Server time per request outside queueing, loading and compute (decode, validate, schedule, encode).",
             new HistogramConfiguration { LabelNames = ["model", "protocol"], Buckets = LatencyBuckets });
         _batch = f.CreateHistogram("tessera_inference_batch_size", "Rows per executed batch.",
             new HistogramConfiguration { LabelNames = ["model"], Buckets = [1, 2, 4, 8, 16, 32, 64, 128] });
@@ -52,13 +54,18 @@ public sealed class ServingMetrics
 
     public ModelStats Stats(string model) => _stats.GetOrAdd(model, _ => new ModelStats());
 
-    public void Success(string model, string version, string protocol, double queue, double compute, double total)
+    /// <summary>Records a served request; <paramref name="total"/> runs from the handler's start to the encoded response.</summary>
+    public void Success(string model, string version, string protocol, Protocol.InferTimings t, double total)
     {
         _requests.WithLabels(model, version, "success").Inc();
-        _queue.WithLabels(model).Observe(queue);
-        _compute.WithLabels(model).Observe(compute);
+        _queue.WithLabels(model).Observe(t.QueueSeconds);
+        _compute.WithLabels(model).Observe(t.ComputeSeconds);
         _total.WithLabels(model, protocol).Observe(total);
-        Stats(model).Record(total, compute, ok: true);
+        // What the server itself adds: decoding, validation, scheduling hand-offs and encoding, but not time
+        // spent waiting for an instance, for a cold model to load, or computing.
+        double overhead = Math.Max(0, total - t.LoadSeconds - t.QueueSeconds - t.ComputeSeconds);
+        _overhead.WithLabels(model, protocol).Observe(overhead);
+        Stats(model).Record(total, overhead, ok: true);
     }
 
     public void Failure(string model, string version, int status)
@@ -92,16 +99,15 @@ public sealed class ModelStats
     private readonly double[] _recent = new double[512];
     private int _next, _filled;
     private long _success, _failure;
-    private double _computeSum, _totalSum;
+    private double _overheadSum;
 
-    public void Record(double total, double compute, bool ok)
+    public void Record(double total, double overhead, bool ok)
     {
         if (!ok) { Interlocked.Increment(ref _failure); return; }
         lock (_lock)
         {
             _success++;
-            _totalSum += total;
-            _computeSum += compute;
+            _overheadSum += overhead;
             _recent[_next] = total;
             _next = (_next + 1) % _recent.Length;
             _filled = Math.Min(_filled + 1, _recent.Length);
@@ -116,7 +122,7 @@ public sealed class ModelStats
             var window = _recent.AsSpan(0, _filled).ToArray();
             Array.Sort(window);
             double q(double f) => window.Length == 0 ? 0 : window[Math.Min(window.Length - 1, (int)(f * window.Length))] * 1000;
-            double overhead = _success == 0 ? 0 : (_totalSum - _computeSum) / _success * 1e6;
+            double overhead = _success == 0 ? 0 : _overheadSum / _success * 1e6;
             return (_success, Interlocked.Read(ref _failure), q(0.5), q(0.99), overhead);
         }
     }

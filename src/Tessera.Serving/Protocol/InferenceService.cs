@@ -10,7 +10,7 @@ namespace Tessera.Serving.Protocol;
 public sealed record ModelMetadata(string Name, IReadOnlyList<string> Versions, string Platform, IReadOnlyList<TensorSpec> Inputs, IReadOnlyList<TensorSpec> Outputs);
 
 /// <summary>What a completed request measured, for metrics.</summary>
-public readonly record struct InferTimings(double QueueSeconds, double ComputeSeconds);
+public readonly record struct InferTimings(double LoadSeconds, double QueueSeconds, double ComputeSeconds);
 
 /// <summary>
 /// The protocol-independent request path shared by REST and gRPC: find the model (loading it if cold), check the
@@ -22,7 +22,9 @@ public sealed class InferenceService(ModelCache cache, ServingOptions options)
 
     public async Task<(InferResponse Response, InferTimings Timings)> InferAsync(InferRequest request, CancellationToken ct)
     {
+        long start = Now();
         using var lease = await cache.AcquireAsync(request.ModelName, request.ModelVersion, ct).ConfigureAwait(false);
+        double load = lease.WaitedForLoad ? Since(start) : 0;
         var model = lease.Model;
         var inputs = Check(model, request.Inputs);
         List<string>? outputs = null;
@@ -39,7 +41,7 @@ public sealed class InferenceService(ModelCache cache, ServingOptions options)
         var timeout = request.Timeout is { } t && t < options.RequestTimeout ? t : options.RequestTimeout;
         var result = await model.Scheduler.RunAsync(inputs, outputs, timeout, ct).ConfigureAwait(false);
         var response = new InferResponse { ModelName = model.Name, ModelVersion = model.VersionText, Id = request.Id, Outputs = result.Outputs };
-        return (response, new InferTimings(result.QueueSeconds, result.ComputeSeconds));
+        return (response, new InferTimings(load, result.QueueSeconds, result.ComputeSeconds));
     }
 
     private static string Describe(IEnumerable<TensorSpec> specs) =>

@@ -97,10 +97,13 @@ public sealed class LoadedModel
 }
 
 /// <summary>A request's hold on a loaded model; disposing it lets the model unload.</summary>
-public sealed class ModelLease(LoadedModel model, ModelCache cache) : IDisposable
+public sealed class ModelLease(LoadedModel model, ModelCache cache, bool waitedForLoad) : IDisposable
 {
     private int _disposed;
     public LoadedModel Model { get; } = model;
+
+    /// <summary>Whether this request found the model cold and waited for it to load.</summary>
+    public bool WaitedForLoad { get; } = waitedForLoad;
 
     public void Dispose()
     {
@@ -190,7 +193,7 @@ public sealed class ModelCache : IDisposable
             {
                 Volatile.Write(ref slot.LastUsed, Stopwatch.GetTimestamp());
                 if (!missed) _metrics.CacheHit(name);
-                return new ModelLease(current, this);
+                return new ModelLease(current, this, missed);
             }
             if (!missed) { _metrics.CacheMiss(name); missed = true; }
             Task load;
