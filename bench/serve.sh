@@ -64,7 +64,7 @@ h2_point() { # conns
   sort -n -k3 "$out/h2.log" | awk -v q="$q" -v bad="$bad" '{ a[NR] = $3 } END { printf "%.0f %.0f %.0f %s\n", q, a[int(NR*0.5)], a[int(NR*0.99)], bad }'
 }
 overhead() { curl -s "http://127.0.0.1:$HTTP/metrics" | awk -v p="$1" '$0 ~ "tessera_inference_overhead_seconds_(sum|count)\\{model=\"simple\",protocol=\""p"\"\\}" { if ($1 ~ /_sum/) s = $2; else c = $2 } END { printf "%.6f %d\n", s, c }'; }
-delta_us() { awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " "); n = y[2] - x[2]; printf "%.1f", n > 0 ? (y[1] - x[1]) / n * 1e6 : 0 }'; }
+delta_us() { awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " "); n = y[2] - x[2]; printf "%.1f", (n > 0 ? (y[1] - x[1]) / n * 1e6 : 0) }'; }
 
 {
 echo "| concurrency | protocol | tessera QPS | p50 µs | p99 µs | non-2xx | server overhead µs/req | in-process QPS (same engine) | server / in-process | peer QPS (minimal ASP.NET+ORT, JSON) | peer p50 µs | peer p99 µs | tessera / peer |"
@@ -76,7 +76,7 @@ for c in 1 16 64 256; do
   read pq pp50 pp99 pbad <<<"$(wrk_point "$out/json.lua" "http://127.0.0.1:$PEER/v2/models/simple/infer" $c)"
   b0=$(overhead http); read bq bp50 bp99 bbad <<<"$(wrk_point "$out/binary.lua" "http://127.0.0.1:$HTTP/v2/models/simple/infer" $c)"; b1=$(overhead http)
   g0=$(overhead grpc); read gq gp50 gp99 gbad <<<"$(h2_point $c)"; g1=$(overhead grpc)
-  ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }'; }
+  ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
   echo "| $c | REST JSON | $jq | $jp50 | $jp99 | $jbad | $(delta_us "$o0" "$o1") | $iq | $(ratio $jq $iq) | $pq | $pp50 | $pp99 | $(ratio $jq $pq) |" >> "$out/results.md"
   echo "| $c | REST binary | $bq | $bp50 | $bp99 | $bbad | $(delta_us "$b0" "$b1") | $iq | $(ratio $bq $iq) | | | | |" >> "$out/results.md"
   echo "| $c | gRPC (h2load) | $gq | $gp50 | $gp99 | $gbad | $(delta_us "$g0" "$g1") | $iq | $(ratio $gq $iq) | | | | |" >> "$out/results.md"

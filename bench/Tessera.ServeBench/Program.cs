@@ -43,10 +43,13 @@ static void Peer(int port, string modelPath)
         {
             var data = input.GetProperty("data").EnumerateArray().Select(e => e.GetInt32()).ToArray();
             var shape = input.GetProperty("shape").EnumerateArray().Select(e => e.GetInt64()).ToArray();
-            values.Add(OrtValue.CreateTensorValueFromMemory(data, shape));
+            var value = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Int32, shape);
+            data.AsSpan().CopyTo(value.GetTensorMutableDataAsSpan<int>());
+            values.Add(value);
             names.Add(input.GetProperty("name").GetString()!);
         }
-        using var results = session.Run(new RunOptions(), names, values, session.OutputNames);
+        using var runOptions = new RunOptions();
+        using var results = session.Run(runOptions, names, values, session.OutputNames);
         foreach (var v in values) v.Dispose();
         var outputs = session.OutputNames.Select((n, i) => new
         {
