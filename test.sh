@@ -12,6 +12,14 @@ if [ ! -d /usr/share/libonnx-testdata/data/node ]; then
     || echo "could not install libonnx-testdata; the ONNX conformance test will fail" >&2
 fi
 
+# The dashboard test drives Debian's headless chromium through Playwright.
+if ! command -v chromium >/dev/null 2>&1; then
+  export DEBIAN_FRONTEND=noninteractive
+  tmp="$(mktemp -d -p /var/tmp)"
+  (TMPDIR="$tmp" apt-get update -qq && TMPDIR="$tmp" apt-get install -y -qq chromium) >/dev/null 2>&1 \
+    || echo "warning: could not install chromium; the dashboard test will fail"
+fi
+
 results="$(mktemp -d)"
 trap 'rm -rf "$results"' EXIT
 

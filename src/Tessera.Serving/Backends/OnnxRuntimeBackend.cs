@@ -1,0 +1,161 @@
+using System.Buffers.Binary;
+using System.Text;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using Tessera.Serving.Protocol;
+using Tessera.Serving.Repository;
+
+namespace Tessera.Serving.Backends;
+
+/// <summary>Loads ONNX models on ONNX Runtime: config <c>engine: onnxruntime</c>, or the fallback when the native engine can't.</summary>
+public sealed class OnnxRuntimeBackendFactory : IModelBackendFactory
+{
+    public string Engine => "onnxruntime";
+
+    public bool Handles(ModelConfig config, string versionDirectory) =>
+        File.Exists(Path.Combine(versionDirectory, config.DefaultModelFilename)) &&
+        config.DefaultModelFilename.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase);
+
+    public IModelBackend Load(ModelConfig config, string versionDirectory) =>
+        new OnnxRuntimeBackend(Path.Combine(versionDirectory, config.DefaultModelFilename), config);
+}
+
+/// <summary>
+/// A model on ONNX Runtime. (This lives in Tessera.Serving until the Tessera.OnnxRuntime package lands;
+/// it is the only file that touches ONNX Runtime.)
+/// </summary>
+public sealed class OnnxRuntimeBackend : IModelBackend
+{
+    private readonly InferenceSession _session;
+    private readonly SessionOptions _options;
+
+    public OnnxRuntimeBackend(string path, ModelConfig config)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"model file {Path.GetFileName(path)} not found", path);
+        _options = new SessionOptions();
+        if (config.Parameters.TryGetValue("intra_op_threads", out var t) && int.TryParse(t, out var threads))
+            _options.IntraOpNumThreads = threads;
+        try { _session = new InferenceSession(path, _options); }
+        catch (OnnxRuntimeException e)
+        {
+            _options.Dispose();
+            throw new InvalidDataException($"ONNX Runtime cannot load {Path.GetFileName(path)}: {e.Message}");
+        }
+        Inputs = [.. _session.InputMetadata.Select(kv => Spec(kv.Key, kv.Value))];
+        Outputs = [.. _session.OutputMetadata.Select(kv => Spec(kv.Key, kv.Value))];
+        // The session holds the weights (about the file's size) plus arenas and kernels; twice the file plus
+        // a fixed megabyte is the estimate, unless the config names the figure.
+        MemoryBytes = config.MemoryBytesOverride ?? new FileInfo(path).Length * 2 + (1 << 20);
+    }
+
+    public string Engine => "onnxruntime";
+    public IReadOnlyList<TensorSpec> Inputs { get; }
+    public IReadOnlyList<TensorSpec> Outputs { get; }
+    public long MemoryBytes { get; }
+
+    private static TensorSpec Spec(string name, NodeMetadata m) =>
+        new(name, ToDataType(m.ElementDataType), [.. m.Dimensions.Select(d => (long)d)]);
+
+    private static DataType ToDataType(TensorElementType t) => t switch
+    {
+        TensorElementType.Bool => DataType.Bool,
+        TensorElementType.UInt8 => DataType.UInt8,
+        TensorElementType.UInt16 => DataType.UInt16,
+        TensorElementType.UInt32 => DataType.UInt32,
+        TensorElementType.UInt64 => DataType.UInt64,
+        TensorElementType.Int8 => DataType.Int8,
+        TensorElementType.Int16 => DataType.Int16,
+        TensorElementType.Int32 => DataType.Int32,
+        TensorElementType.Int64 => DataType.Int64,
+        TensorElementType.Float16 => DataType.FP16,
+        TensorElementType.BFloat16 => DataType.BF16,
+        TensorElementType.Float => DataType.FP32,
+        TensorElementType.Double => DataType.FP64,
+        TensorElementType.String => DataType.Bytes,
+        _ => throw new NotSupportedException($"ONNX element type {t} has no protocol datatype"),
+    };
+
+    private static TensorElementType ToOrt(DataType t) => t switch
+    {
+        DataType.Bool => TensorElementType.Bool,
+        DataType.UInt8 => TensorElementType.UInt8,
+        DataType.UInt16 => TensorElementType.UInt16,
+        DataType.UInt32 => TensorElementType.UInt32,
+        DataType.UInt64 => TensorElementType.UInt64,
+        DataType.Int8 => TensorElementType.Int8,
+        DataType.Int16 => TensorElementType.Int16,
+        DataType.Int32 => TensorElementType.Int32,
+        DataType.Int64 => TensorElementType.Int64,
+        DataType.FP16 => TensorElementType.Float16,
+        DataType.BF16 => TensorElementType.BFloat16,
+        DataType.FP32 => TensorElementType.Float,
+        DataType.FP64 => TensorElementType.Double,
+        _ => TensorElementType.String,
+    };
+
+    public IReadOnlyList<InferTensor> Infer(IReadOnlyList<InferTensor> inputs, IReadOnlyCollection<string>? outputs)
+    {
+        var values = new OrtValue[inputs.Count];
+        var names = new string[inputs.Count];
+        try
+        {
+            for (int i = 0; i < inputs.Count; i++)
+            {
+                names[i] = inputs[i].Name;
+                values[i] = ToOrtValue(inputs[i]);
+            }
+            var outNames = outputs ?? (IReadOnlyCollection<string>)[.. Outputs.Select(o => o.Name)];
+            using var run = new RunOptions();
+            using var results = _session.Run(run, names, values, outNames);
+            var list = new List<InferTensor>(results.Count);
+            int k = 0;
+            foreach (var name in outNames) list.Add(FromOrtValue(name, results[k++]));
+            return list;
+        }
+        finally
+        {
+            foreach (var v in values) v?.Dispose();
+        }
+    }
+
+    private static OrtValue ToOrtValue(InferTensor t)
+    {
+        if (t.DataType == DataType.Bytes)
+        {
+            var value = OrtValue.CreateTensorWithEmptyStrings(OrtAllocator.DefaultInstance, t.Shape);
+            int i = 0;
+            foreach (var e in t.GetElements()) value.StringTensorSetElementAt(Encoding.UTF8.GetString(e.Span).AsSpan(), i++);
+            return value;
+        }
+        var v = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, ToOrt(t.DataType), t.Shape);
+        t.Data.Span.CopyTo(v.GetTensorMutableRawData());
+        return v;
+    }
+
+    private static InferTensor FromOrtValue(string name, OrtValue v)
+    {
+        var info = v.GetTensorTypeAndShape();
+        var type = ToDataType(info.ElementDataType);
+        long[] shape = info.Shape;
+        if (type != DataType.Bytes) return new InferTensor(name, type, shape, v.GetTensorMutableRawData().ToArray());
+        long n = info.ElementCount;
+        var parts = new byte[n][];
+        int total = 0;
+        for (int i = 0; i < n; i++) { parts[i] = Encoding.UTF8.GetBytes(v.GetStringElement(i)); total += 4 + parts[i].Length; }
+        var data = new byte[total];
+        int offset = 0;
+        foreach (var p in parts)
+        {
+            BinaryPrimitives.WriteInt32LittleEndian(data.AsSpan(offset), p.Length);
+            p.CopyTo(data, offset + 4);
+            offset += 4 + p.Length;
+        }
+        return new InferTensor(name, type, shape, data);
+    }
+
+    public void Dispose()
+    {
+        _session.Dispose();
+        _options.Dispose();
+    }
+}
