@@ -5,12 +5,9 @@ var root = new RootCommand("Tessera: tensors, autodiff, training and serving for
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(TrainCommand.CreateTrain());
 root.Subcommands.Add(TrainCommand.CreateEval());
-<<<<<<< HEAD
 root.Subcommands.Add(OnnxCommands.CreateRun());
 root.Subcommands.Add(OnnxCommands.CreatePredict());
-=======
 root.Subcommands.Add(TextCommands.CreateSegment());
 root.Subcommands.Add(TextCommands.CreateText());
 root.Subcommands.Add(TextCommands.CreateKeywords());
->>>>>>> main
 return root.Parse(args).Invoke();
