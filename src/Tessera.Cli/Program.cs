@@ -6,6 +6,7 @@ root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(TrainCommand.CreateTrain());
 root.Subcommands.Add(TrainCommand.CreateEval());
+root.Subcommands.Add(TrainCommand.CreateExport());
 root.Subcommands.Add(OnnxCommands.CreateRun());
 root.Subcommands.Add(OnnxCommands.CreatePredict());
 root.Subcommands.Add(TextCommands.CreateSegment());

@@ -39,6 +39,23 @@ internal static class TrainCommand
         return cmd;
     }
 
+    public static Command CreateExport()
+    {
+        var checkpoint = new Option<DirectoryInfo>("--checkpoint") { Description = "Checkpoint directory (RUN_DIR/checkpoint).", Required = true };
+        var output = new Option<FileInfo>("--out") { Description = "ONNX file to write (input \"input\", output \"logits\").", Required = true };
+        var cmd = new Command("export", "Export a trained network to ONNX (opset 13).") { checkpoint, output };
+        cmd.SetAction(parse => CliErrors.Guard(() =>
+        {
+            using var trainer = Trainer.Resume(parse.GetValue(checkpoint)!.FullName);
+            var path = parse.GetValue(output)!.FullName;
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            Tessera.Onnx.OnnxExporter.Export(trainer.Model, trainer.Config.Model.SampleShape, path);
+            Console.WriteLine($"wrote {path}: input (N, {string.Join(", ", trainer.Config.Model.SampleShape)}) float32 -> logits (N, {trainer.Config.Model.Classes})");
+            return 0;
+        }));
+        return cmd;
+    }
+
     private static InMemoryDataset Shape(InMemoryDataset d, TrainingConfig cfg) => d.WithSampleShape(cfg.Model.SampleShape);
 
     private static int Run(FileInfo configFile, DirectoryInfo dataDir, int? epochs, DirectoryInfo outDir, bool resume) => CliErrors.Guard(() =>
