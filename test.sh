@@ -12,6 +12,14 @@ if ! command -v chromium >/dev/null 2>&1; then
     || echo "warning: could not install chromium; the dashboard test will fail"
 fi
 
+# The ONNX conformance tests read Debian's ONNX backend test data.
+if [ ! -d /usr/share/libonnx-testdata/data/node ]; then
+  echo "installing libonnx-testdata (ONNX backend test data) ..." >&2
+  TMPDIR=$(mktemp -d -p /var/tmp) apt-get install -y libonnx-testdata >&2 \
+    || { apt-get update >&2 && TMPDIR=$(mktemp -d -p /var/tmp) apt-get install -y libonnx-testdata >&2; } \
+    || echo "could not install libonnx-testdata; the ONNX conformance test will fail" >&2
+fi
+
 results="$(mktemp -d)"
 trap 'rm -rf "$results"' EXIT
 

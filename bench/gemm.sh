@@ -58,14 +58,22 @@ def best(impl):
             if key not in res or row["gflops"] > res[key]["gflops"]:
                 res[key] = row
     return res
+def all_rows(impl, key):
+    rows = []
+    for r in range(1, rounds + 1):
+        rows += [x for x in json.load(open(f"{out}/{impl}.{r}.json")) if (x["m"], x["n"], x["k"]) == key]
+    return rows
 t, n = best("tessera"), best("numpy")
 blas = next(iter(n.values()))["blas"] if n else "?"
-print(f"| shape (m x n x k) | threads | Tessera GFLOP/s | numpy GFLOP/s | ratio |")
-print(f"|---|---:|---:|---:|---:|")
+print(f"| shape (m x n x k) | threads | Tessera GFLOP/s | numpy GFLOP/s | ratio | Tessera GFLOP/cpu-s | numpy GFLOP/cpu-s |")
+print(f"|---|---:|---:|---:|---:|---:|---:|")
 for key, row in t.items():
     other = n.get(key)
     name = f"{key[0]}x{key[1]}x{key[2]}"
     ratio = row["gflops"] / other["gflops"] if other else float("nan")
-    print(f"| {name} | {row['threads']} | {row['gflops']:.1f} | {other['gflops'] if other else float('nan'):.1f} | {ratio:.2f} |")
-print(f"\nnumpy BLAS: {blas}; best of {rounds} alternating rounds, each the median of repetitions")
+    t_eff = max(x["gflops_per_cpu_s"] for x in all_rows("tessera", key))
+    n_eff = max(x["gflops_per_cpu_s"] for x in all_rows("numpy", key)) if other else float("nan")
+    print(f"| {name} | {row['threads']} | {row['gflops']:.1f} | {other['gflops'] if other else float('nan'):.1f} | {ratio:.2f} | {t_eff:.1f} | {n_eff:.1f} |")
+print(f"\nnumpy BLAS: {blas}; GFLOP/s: best of {rounds} alternating rounds, each the median of repetitions;")
+print("GFLOP/cpu-s: flops per second of process CPU time (all threads), best round: insensitive to time slicing")
 PYEOF

@@ -18,6 +18,8 @@ parser.add_argument("--sizes", default="")
 parser.add_argument("--shapes", default="")
 parser.add_argument("--threads", type=int, default=2)
 parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+parser.add_argument("--trans", default="NN", choices=["NN", "NT", "TN", "TT"],
+                    help="op(A)op(B); a transposed operand is stored as its transpose and passed as a .T view")
 parser.add_argument("--reps", type=int, default=0, help="0 = as many as fit in --seconds (at least 5)")
 parser.add_argument("--seconds", type=float, default=1.0)
 parser.add_argument("--json", action="store_true")
@@ -51,8 +53,12 @@ if not problems:
 rng = np.random.default_rng(12345)
 results = []
 for name, size, m, n, k in problems:
-    a = (rng.random((m, k)) * 2 - 1).astype(args.dtype)
-    b = (rng.random((k, n)) * 2 - 1).astype(args.dtype)
+    a = (rng.random((k, m) if args.trans[0] == "T" else (m, k)) * 2 - 1).astype(args.dtype)
+    b = (rng.random((n, k) if args.trans[1] == "T" else (k, n)) * 2 - 1).astype(args.dtype)
+    if args.trans[0] == "T":
+        a = a.T
+    if args.trans[1] == "T":
+        b = b.T
     c = np.empty((m, n), dtype=args.dtype)
     start, warm = time.perf_counter(), 0
     while warm < 3 or (time.perf_counter() - start < min(0.5, args.seconds) and warm < 200):
@@ -70,7 +76,7 @@ for name, size, m, n, k in problems:
     times.sort()
     median = times[reps // 2] if reps % 2 else 0.5 * (times[reps // 2 - 1] + times[reps // 2])
     results.append({
-        "impl": "numpy", "name": name, "size": size, "m": m, "n": n, "k": k, "dtype": args.dtype,
+        "impl": "numpy", "name": name, "size": size, "m": m, "n": n, "k": k, "dtype": args.dtype, "trans": args.trans,
         "threads": args.threads, "reps": reps, "median_ms": round(median, 4), "min_ms": round(times[0], 4),
         "gflops": round(2.0 * m * n * k / (median * 1e-3) / 1e9, 2), "cpu_ms": round(cpu_ms, 4),
         "gflops_per_cpu_s": round(2.0 * m * n * k / (cpu_ms * 1e-3) / 1e9, 2), "blas": blas_library(),

@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 need=()
 /usr/bin/python3 -c "import torch" 2>/dev/null || need+=(python3-torch)
 [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || need+=(dataset-fashion-mnist)
+# PyTorch and numpy call whatever libblas.so.3 Debian's alternatives select; the default is the slow reference BLAS.
+# The peer is "PyTorch (OpenBLAS)", so make OpenBLAS the selected BLAS, as on the reference machine.
+dpkg -s libopenblas0-pthread >/dev/null 2>&1 || need+=(libopenblas0-pthread)
 if [ ${#need[@]} -gt 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null; fi
 dotnet build -c Release bench/Tessera.Bench -v q -nologo >/dev/null
 bench="dotnet bench/Tessera.Bench/bin/Release/net10.0/Tessera.Bench.dll"

@@ -17,6 +17,10 @@ def kernel(name, T, MR, NV, W, unroll):
             for v in range(NV):
                 s.append(f"            c{i}{v} = Fma.MultiplyAdd(av, b{v}, c{i}{v});")
         return s
+    L.append("        // C rows are far apart (ldc) and not touched until the end: start fetching them now.")
+    for i in range(MR):
+        L.append(f"        Sse.Prefetch0(c + {i} * ldc);")
+        L.append(f"        Sse.Prefetch0(c + {i} * ldc + {NR - 1});")
     L.append("        int p = 0;")
     L.append(f"        for (; p + {unroll} <= kc; p += {unroll})")
     L.append("        {")

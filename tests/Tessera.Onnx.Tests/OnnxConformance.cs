@@ -75,6 +75,7 @@ public static class OnnxConformance
                 Dictionary<string, Tensor> actual;
                 try { actual = model.Run(inputs); }
                 catch (OnnxUnsupportedException e) { return Result(CaseStatus.Unsupported, e.Message); }
+                catch (NotSupportedException e) { return Result(CaseStatus.Unsupported, "run: " + e.Message); }
                 catch (Exception e) { return Result(CaseStatus.Fail, $"run: {e.GetType().Name}: {e.Message}"); }
                 for (int i = 0; i < expected.Count; i++)
                 {

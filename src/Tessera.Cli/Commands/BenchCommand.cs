@@ -33,6 +33,12 @@ internal static class BenchCommand
             DefaultValueFactory = _ => "float32",
         };
         dtype.AcceptOnlyFromAmong("float32", "float64");
+        var trans = new Option<string>("--trans")
+        {
+            Description = "op(A)op(B): NN (default), NT (B stored n×k), TN (A stored k×m) or TT.",
+            DefaultValueFactory = _ => "NN",
+        };
+        trans.AcceptOnlyFromAmong("NN", "NT", "TN", "TT");
         var reps = new Option<int>("--reps")
         {
             Description = "Timed repetitions per problem (0 = as many as fit in --seconds, at least 5).",
@@ -45,8 +51,8 @@ internal static class BenchCommand
         };
         var json = new Option<bool>("--json") { Description = "Print a JSON array instead of a table." };
 
-        var gemm = new Command("gemm", "Time C = A·B through GemmKernel (median of repetitions, GFLOP/s).");
-        foreach (var o in new Option[] { sizes, shapes, threads, dtype, reps, seconds, json })
+        var gemm = new Command("gemm", "Time C = op(A)·op(B) through GemmKernel (median of repetitions, GFLOP/s).");
+        foreach (var o in new Option[] { sizes, shapes, threads, dtype, trans, reps, seconds, json })
             gemm.Options.Add(o);
 
         gemm.SetAction(parseResult =>
@@ -68,7 +74,7 @@ internal static class BenchCommand
             var results = new List<GemmBenchResult>();
             foreach (var p in problems)
             {
-                var r = GemmBenchmark.Run(p.Name, p.Size, p.M, p.N, p.K, t, type,
+                var r = GemmBenchmark.Run(p.Name, p.Size, p.M, p.N, p.K, t, type, parseResult.GetValue(trans) ?? "NN",
                     parseResult.GetValue(reps), parseResult.GetValue(seconds));
                 results.Add(r);
                 if (!parseResult.GetValue(json))

@@ -7,11 +7,11 @@ using Tessera.Kernels;
 namespace Tessera.Cli.Commands;
 
 /// <summary>One measured GEMM problem.</summary>
-internal sealed record GemmBenchResult(string Name, int? Size, int M, int N, int K, string DType, int Threads,
+internal sealed record GemmBenchResult(string Name, int? Size, int M, int N, int K, string DType, string Trans, int Threads,
     int Repetitions, double MedianMs, double MinMs, double Gflops, double CpuMs);
 
 /// <summary>
-/// Times C = A·B (row-major, no transposes, alpha = 1, beta = 0) through <see cref="GemmKernel"/>:
+/// Times C = op(A)·op(B) (row-major, alpha = 1, beta = 0; no transposes by default) through <see cref="GemmKernel"/>:
 /// warm-up runs first, then the median of several timed repetitions.
 /// </summary>
 internal static class GemmBenchmark
@@ -43,27 +43,30 @@ internal static class GemmBenchmark
         (csv ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
     public static GemmBenchResult Run(string name, int? size, int m, int n, int k, int threads, string dtype,
-        int repetitions, double targetSeconds)
+        string trans, int repetitions, double targetSeconds)
     {
         int saved = GemmKernel.MaxThreads;
         GemmKernel.MaxThreads = threads;
         try
         {
             var rng = new Random(12345);
+            // trans = "NN", "NT", "TN" or "TT": op(A), op(B); a transposed operand is stored as its transpose.
+            bool ta = trans[0] == 'T', tb = trans[1] == 'T';
+            int lda = ta ? m : k, ldb = tb ? k : n;
             Action call;
             if (dtype == "float64")
             {
                 var a = new double[(long)m * k]; var b = new double[(long)k * n]; var c = new double[(long)m * n];
                 for (int i = 0; i < a.Length; i++) a[i] = rng.NextDouble() * 2 - 1;
                 for (int i = 0; i < b.Length; i++) b[i] = rng.NextDouble() * 2 - 1;
-                call = () => GemmKernel.Dgemm(false, false, m, n, k, 1.0, a, k, b, n, 0.0, c, n);
+                call = () => GemmKernel.Dgemm(ta, tb, m, n, k, 1.0, a, lda, b, ldb, 0.0, c, n);
             }
             else
             {
                 var a = new float[(long)m * k]; var b = new float[(long)k * n]; var c = new float[(long)m * n];
                 for (int i = 0; i < a.Length; i++) a[i] = (float)(rng.NextDouble() * 2 - 1);
                 for (int i = 0; i < b.Length; i++) b[i] = (float)(rng.NextDouble() * 2 - 1);
-                call = () => GemmKernel.Sgemm(false, false, m, n, k, 1f, a, k, b, n, 0f, c, n);
+                call = () => GemmKernel.Sgemm(ta, tb, m, n, k, 1f, a, lda, b, ldb, 0f, c, n);
             }
 
             // Warm-up: lets tiered JIT reach optimized code and the thread pool and packing buffers settle.
@@ -89,7 +92,7 @@ internal static class GemmBenchmark
             Array.Sort(times);
             double median = reps % 2 == 1 ? times[reps / 2] : 0.5 * (times[reps / 2 - 1] + times[reps / 2]);
             double gflops = 2.0 * m * n * k / (median * 1e-3) / 1e9;
-            return new GemmBenchResult(name, size, m, n, k, dtype, threads, reps, median, times[0], gflops, cpuMs);
+            return new GemmBenchResult(name, size, m, n, k, dtype, trans, threads, reps, median, times[0], gflops, cpuMs);
         }
         finally
         {
@@ -113,6 +116,7 @@ internal static class GemmBenchmark
                 w.WriteNumber("n", r.N);
                 w.WriteNumber("k", r.K);
                 w.WriteString("dtype", r.DType);
+                w.WriteString("trans", r.Trans);
                 w.WriteNumber("threads", r.Threads);
                 w.WriteNumber("reps", r.Repetitions);
                 w.WriteNumber("median_ms", Math.Round(r.MedianMs, 4));

@@ -98,7 +98,22 @@ public readonly struct SignFn<T> : IUnaryFunction<T> where T : IFloatingPointIee
 public readonly struct StepFn<T> : IUnaryFunction<T> where T : IFloatingPointIeee754<T>
 {
     public static T Apply(T x) => x > T.Zero ? T.One : T.Zero;
-    public static void Apply(ReadOnlySpan<T> x, Span<T> y) { for (int i = 0; i < x.Length; i++) y[i] = x[i] > T.Zero ? T.One : T.Zero; }
+
+    public static void Apply(ReadOnlySpan<T> x, Span<T> y)
+    {
+        int i = 0;
+        if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
+        {
+            var one = Vector<T>.One;
+            for (; i <= x.Length - Vector<T>.Count; i += Vector<T>.Count)
+            {
+                var v = new Vector<T>(x.Slice(i));
+                // GreaterThan yields all-ones lanes where true; masking 1.0 with it gives 1 or 0 (NaN compares false).
+                (Vector.GreaterThan(v, Vector<T>.Zero).As<T, byte>() & one.As<T, byte>()).As<byte, T>().CopyTo(y.Slice(i));
+            }
+        }
+        for (; i < x.Length; i++) y[i] = x[i] > T.Zero ? T.One : T.Zero;
+    }
 }
 
 public readonly struct ReluFn<T> : IUnaryFunction<T> where T : IFloatingPointIeee754<T>

@@ -13,6 +13,19 @@ public static partial class GemmKernel
     {
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         Vector256<float> b0, b1, av;
+        // C rows are far apart (ldc) and not touched until the end: start fetching them now.
+        Sse.Prefetch0(c + 0 * ldc);
+        Sse.Prefetch0(c + 0 * ldc + 15);
+        Sse.Prefetch0(c + 1 * ldc);
+        Sse.Prefetch0(c + 1 * ldc + 15);
+        Sse.Prefetch0(c + 2 * ldc);
+        Sse.Prefetch0(c + 2 * ldc + 15);
+        Sse.Prefetch0(c + 3 * ldc);
+        Sse.Prefetch0(c + 3 * ldc + 15);
+        Sse.Prefetch0(c + 4 * ldc);
+        Sse.Prefetch0(c + 4 * ldc + 15);
+        Sse.Prefetch0(c + 5 * ldc);
+        Sse.Prefetch0(c + 5 * ldc + 15);
         int p = 0;
         for (; p + 4 <= kc; p += 4)
         {
@@ -164,6 +177,19 @@ public static partial class GemmKernel
     {
         Vector256<double> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         Vector256<double> b0, b1, av;
+        // C rows are far apart (ldc) and not touched until the end: start fetching them now.
+        Sse.Prefetch0(c + 0 * ldc);
+        Sse.Prefetch0(c + 0 * ldc + 7);
+        Sse.Prefetch0(c + 1 * ldc);
+        Sse.Prefetch0(c + 1 * ldc + 7);
+        Sse.Prefetch0(c + 2 * ldc);
+        Sse.Prefetch0(c + 2 * ldc + 7);
+        Sse.Prefetch0(c + 3 * ldc);
+        Sse.Prefetch0(c + 3 * ldc + 7);
+        Sse.Prefetch0(c + 4 * ldc);
+        Sse.Prefetch0(c + 4 * ldc + 7);
+        Sse.Prefetch0(c + 5 * ldc);
+        Sse.Prefetch0(c + 5 * ldc + 7);
         int p = 0;
         for (; p + 4 <= kc; p += 4)
         {

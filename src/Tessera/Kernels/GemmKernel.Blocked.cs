@@ -41,6 +41,7 @@ public static partial class GemmKernel
     }
 
     /// <summary>Single-threaded packed, cache-blocked GEMM on (sub-)matrices.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Blocked<T>(bool transA, bool transB, int m, int n, int k, T alpha,
         T* a, int lda, T* b, int ldb, T beta, T* c, int ldc) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -49,13 +50,17 @@ public static partial class GemmKernel
         else { MR = MRd; NR = NRd; MC = MCd; KC = KCd; NC = NCd; }
 
         int kcMax = Math.Min(KC, k);
-        int mcMax = Math.Min(MC, RoundUp(m, MR));
-        int ncMax = Math.Min(NC, RoundUp(n, NR));
+        // Packed blocks are padded to whole micro-panels (also when MC/NC are not multiples of MR/NR).
+        int mcMax = RoundUp(Math.Min(MC, m), MR);
+        int ncMax = RoundUp(Math.Min(NC, n), NR);
         T* ap = PackBuffers<T>.A(mcMax * kcMax);
         T* bp = PackBuffers<T>.B(ncMax * kcMax);
         T* tile = stackalloc T[MR * NR];
         bool avx2 = UseAvx2;
 
+        // One row block (m <= MC): pack A once per k-block, then pack each B micro-panel right before
+        // it is used, so the packed panel is still in L1 for the whole sweep over A (skinny problems).
+        bool fused = m <= MC;
         for (int jc = 0; jc < n; jc += NC)
         {
             int nc = Math.Min(NC, n - jc);
@@ -64,35 +69,53 @@ public static partial class GemmKernel
                 int kc = Math.Min(KC, k - pc);
                 T betaEff = pc == 0 ? beta : T.One;
                 T* bsrc = transB ? b + (long)jc * ldb + pc : b + (long)pc * ldb + jc;
-                PackB(transB, bsrc, ldb, kc, nc, bp, NR);
+                if (fused)
+                {
+                    T* asrc = transA ? a + (long)pc * lda : a + pc;
+                    PackA(transA, asrc, lda, m, kc, ap, MR);
+                    for (int jr = 0; jr < nc; jr += NR)
+                    {
+                        int nr = Math.Min(NR, nc - jr);
+                        PackB(transB, bsrc + (transB ? (long)jr * ldb : jr), ldb, kc, nr, bp, NR);
+                        SweepA(avx2, m, nr, kc, ap, bp, c + jc + jr, ldc, alpha, betaEff, tile, MR, NR);
+                    }
+                    continue;
+                }
 
+                PackB(transB, bsrc, ldb, kc, nc, bp, NR);
                 for (int ic = 0; ic < m; ic += MC)
                 {
                     int mc = Math.Min(MC, m - ic);
                     T* asrc = transA ? a + (long)pc * lda + ic : a + (long)ic * lda + pc;
                     PackA(transA, asrc, lda, mc, kc, ap, MR);
-
                     for (int jr = 0; jr < nc; jr += NR)
                     {
                         int nr = Math.Min(NR, nc - jr);
-                        T* bpanel = bp + (long)jr * kc;
-                        for (int ir = 0; ir < mc; ir += MR)
-                        {
-                            int mr = Math.Min(MR, mc - ir);
-                            T* apanel = ap + (long)ir * kc;
-                            T* cij = c + (long)(ic + ir) * ldc + jc + jr;
-                            if (mr == MR && nr == NR)
-                            {
-                                MicroKernel(avx2, kc, apanel, bpanel, cij, ldc, alpha, betaEff);
-                            }
-                            else
-                            {
-                                MicroKernel(avx2, kc, apanel, bpanel, tile, NR, T.One, T.Zero);
-                                MergeEdge(mr, nr, tile, NR, cij, ldc, alpha, betaEff);
-                            }
-                        }
+                        SweepA(avx2, mc, nr, kc, ap, bp + (long)jr * kc, c + (long)ic * ldc + jc + jr, ldc, alpha, betaEff, tile, MR, NR);
                     }
                 }
+            }
+        }
+    }
+
+    /// <summary>Runs the micro-kernel down one packed B micro-panel over all MR-row panels of a packed A block.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void SweepA<T>(bool avx2, int mc, int nr, int kc, T* ap, T* bpanel, T* c, int ldc,
+        T alpha, T beta, T* tile, int MR, int NR) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int ir = 0; ir < mc; ir += MR)
+        {
+            int mr = Math.Min(MR, mc - ir);
+            T* apanel = ap + (long)ir * kc;
+            T* cij = c + (long)ir * ldc;
+            if (mr == MR && nr == NR)
+            {
+                MicroKernel(avx2, kc, apanel, bpanel, cij, ldc, alpha, beta);
+            }
+            else
+            {
+                MicroKernel(avx2, kc, apanel, bpanel, tile, NR, T.One, T.Zero);
+                MergeEdge(mr, nr, tile, NR, cij, ldc, alpha, beta);
             }
         }
     }
@@ -119,6 +142,7 @@ public static partial class GemmKernel
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void MergeEdge<T>(int mr, int nr, T* tile, int ldt, T* c, int ldc, T alpha, T beta)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -134,6 +158,7 @@ public static partial class GemmKernel
     }
 
     /// <summary>Portable MR×NR micro-kernel (Vector&lt;T&gt; when NR is a multiple of its width, else scalar).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void KernelPortable<T>(int kc, T* a, T* b, T* c, int ldc, T alpha, T beta, int MR, int NR)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -168,6 +193,7 @@ public static partial class GemmKernel
     /// Packs an mc×kc block of op(A) (starting at <paramref name="a"/>) into MR-row micro-panels:
     /// panel r holds element (r·MR+i, p) at [r·MR·kc + p·MR + i]; rows past mc are zero.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void PackA<T>(bool transA, T* a, int lda, int mc, int kc, T* dst, int MR)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -207,6 +233,7 @@ public static partial class GemmKernel
     /// Packs a kc×nc block of op(B) (starting at <paramref name="b"/>) into NR-column micro-panels:
     /// panel r holds element (p, r·NR+j) at [r·NR·kc + p·NR + j]; columns past nc are zero.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void PackB<T>(bool transB, T* b, int ldb, int kc, int nc, T* dst, int NR)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -233,6 +260,10 @@ public static partial class GemmKernel
                         for (; j < NR; j++) d[j] = T.Zero;
                     }
                 }
+            }
+            else if (typeof(T) == typeof(float) && nr == 16 && NR == 16 && UseAvx2)
+            {
+                PackB16TransF32Avx((float*)(b + (long)jr * ldb), ldb, kc, (float*)dst);
             }
             else
             {

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -9,6 +10,7 @@ public static partial class GemmKernel
     /// Packs one full 6-row float micro-panel of a non-transposed A (rows <paramref name="a"/> + i·lda)
     /// into p-major order d[p·6 + i], eight columns at a time through an in-register 6×8 transpose.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void PackA6F32Avx(float* a, int lda, int kc, float* d)
     {
         float* r0 = a, r1 = a + lda, r2 = r1 + lda, r3 = r2 + lda, r4 = r3 + lda, r5 = r4 + lda;
@@ -49,5 +51,57 @@ public static partial class GemmKernel
         {
             d[0] = r0[p]; d[1] = r1[p]; d[2] = r2[p]; d[3] = r3[p]; d[4] = r4[p]; d[5] = r5[p];
         }
+    }
+
+    /// <summary>
+    /// Packs one full 16-column float micro-panel of a transposed B (B stored n×k: column j of op(B) is
+    /// the contiguous row <paramref name="b"/> + j·ldb) into d[p·16 + j], through 8×8 in-register transposes.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void PackB16TransF32Avx(float* b, int ldb, int kc, float* d)
+    {
+        int p = 0;
+        for (; p + 8 <= kc; p += 8, d += 128)
+        {
+            for (int h = 0; h < 2; h++)
+            {
+                float* s = b + (long)(8 * h) * ldb + p;
+                var r0 = Avx.LoadVector256(s);
+                var r1 = Avx.LoadVector256(s + ldb);
+                var r2 = Avx.LoadVector256(s + 2L * ldb);
+                var r3 = Avx.LoadVector256(s + 3L * ldb);
+                var r4 = Avx.LoadVector256(s + 4L * ldb);
+                var r5 = Avx.LoadVector256(s + 5L * ldb);
+                var r6 = Avx.LoadVector256(s + 6L * ldb);
+                var r7 = Avx.LoadVector256(s + 7L * ldb);
+                var t0 = Avx.UnpackLow(r0, r1);
+                var t1 = Avx.UnpackHigh(r0, r1);
+                var t2 = Avx.UnpackLow(r2, r3);
+                var t3 = Avx.UnpackHigh(r2, r3);
+                var t4 = Avx.UnpackLow(r4, r5);
+                var t5 = Avx.UnpackHigh(r4, r5);
+                var t6 = Avx.UnpackLow(r6, r7);
+                var t7 = Avx.UnpackHigh(r6, r7);
+                var s0 = Avx.Shuffle(t0, t2, 0x44);
+                var s1 = Avx.Shuffle(t0, t2, 0xEE);
+                var s2 = Avx.Shuffle(t1, t3, 0x44);
+                var s3 = Avx.Shuffle(t1, t3, 0xEE);
+                var s4 = Avx.Shuffle(t4, t6, 0x44);
+                var s5 = Avx.Shuffle(t4, t6, 0xEE);
+                var s6 = Avx.Shuffle(t5, t7, 0x44);
+                var s7 = Avx.Shuffle(t5, t7, 0xEE);
+                float* o = d + 8 * h;
+                Avx.Store(o + 0 * 16, Avx.Permute2x128(s0, s4, 0x20));
+                Avx.Store(o + 1 * 16, Avx.Permute2x128(s1, s5, 0x20));
+                Avx.Store(o + 2 * 16, Avx.Permute2x128(s2, s6, 0x20));
+                Avx.Store(o + 3 * 16, Avx.Permute2x128(s3, s7, 0x20));
+                Avx.Store(o + 4 * 16, Avx.Permute2x128(s0, s4, 0x31));
+                Avx.Store(o + 5 * 16, Avx.Permute2x128(s1, s5, 0x31));
+                Avx.Store(o + 6 * 16, Avx.Permute2x128(s2, s6, 0x31));
+                Avx.Store(o + 7 * 16, Avx.Permute2x128(s3, s7, 0x31));
+            }
+        }
+        for (; p < kc; p++, d += 16)
+            for (int j = 0; j < 16; j++) d[j] = b[(long)j * ldb + p];
     }
 }

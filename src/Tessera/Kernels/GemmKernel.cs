@@ -102,6 +102,7 @@ public static partial class GemmKernel
         if (length < need) throw new ArgumentException($"Span '{name}' is too short: {length} < {need}.", name);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void ScaleC<T>(int m, int n, T beta, T* c, int ldc) where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int i = 0; i < m; i++)
@@ -173,6 +174,7 @@ public static partial class GemmKernel
 
     // ---------------------------------------------------------------- small path
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void SmallGemm<T>(bool transA, bool transB, int m, int n, int k, T alpha,
         T* a, int lda, T* b, int ldb, T beta, T* c, int ldc) where T : unmanaged, IFloatingPointIeee754<T>
     {

@@ -20,6 +20,7 @@ public static unsafe class Pool2dKernel
     {
         var geo = g;
         int hw = g.H * g.W, p = g.OutH * g.OutW;
+        bool tiled = IsTiled2x2(g);
         fixed (T* px0 = x, py0 = y)
         {
             nint ax = (nint)px0, ay = (nint)py0;
@@ -27,6 +28,17 @@ public static unsafe class Pool2dKernel
             {
                 T* xp = (T*)ax + (long)plane * hw;
                 T* yp = (T*)ay + (long)plane * p;
+                if (tiled)
+                {
+                    // 2×2 windows with stride 2 and no padding (the common CNN case): no bounds logic at all.
+                    for (int oh = 0; oh < geo.OutH; oh++)
+                    {
+                        T* r0 = xp + 2 * oh * geo.W, r1 = r0 + geo.W;
+                        for (int ow = 0; ow < geo.OutW; ow++)
+                            yp[oh * geo.OutW + ow] = xp[Max2x2(r0, r1, 2 * ow) + (int)(r0 - xp)];
+                    }
+                    return;
+                }
                 for (int oh = 0; oh < geo.OutH; oh++)
                     for (int ow = 0; ow < geo.OutW; ow++)
                     {
@@ -35,6 +47,23 @@ public static unsafe class Pool2dKernel
                     }
             });
         }
+    }
+
+    private static bool IsTiled2x2(in Conv2dGeometry g) =>
+        g.R == 2 && g.S == 2 && g.StrideH == 2 && g.StrideW == 2 && g.DilationH == 1 && g.DilationW == 1
+        && g.PadTop == 0 && g.PadLeft == 0 && g.PadBottom == 0 && g.PadRight == 0;
+
+    /// <summary>Offset from <paramref name="r0"/> of the first maximum of the 2×2 window at column c (row-major order, NaN wins).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static int Max2x2<T>(T* r0, T* r1, int c) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int rowStride = (int)(r1 - r0);
+        int best = c;
+        T bv = r0[c];
+        if (r0[c + 1] > bv || (T.IsNaN(r0[c + 1]) && !T.IsNaN(bv))) { best = c + 1; bv = r0[c + 1]; }
+        if (r1[c] > bv || (T.IsNaN(r1[c]) && !T.IsNaN(bv))) { best = rowStride + c; bv = r1[c]; }
+        if (r1[c + 1] > bv || (T.IsNaN(r1[c + 1]) && !T.IsNaN(bv))) best = rowStride + c + 1;
+        return best;
     }
 
     /// <summary>
@@ -46,6 +75,7 @@ public static unsafe class Pool2dKernel
     {
         var geo = g;
         int hw = g.H * g.W, p = g.OutH * g.OutW;
+        bool tiled = IsTiled2x2(g);
         fixed (T* px0 = x, pdy0 = dy, pdx0 = dx)
         {
             nint ax = (nint)px0, ady = (nint)pdy0, adx = (nint)pdx0;
@@ -55,6 +85,17 @@ public static unsafe class Pool2dKernel
                 T* dyp = (T*)ady + (long)plane * p;
                 T* dxp = (T*)adx + (long)plane * hw;
                 new Span<T>(dxp, hw).Clear();
+                if (tiled)
+                {
+                    for (int oh = 0; oh < geo.OutH; oh++)
+                    {
+                        T* r0 = xp + 2 * oh * geo.W, r1 = r0 + geo.W;
+                        int rowOffset = (int)(r0 - xp);
+                        for (int ow = 0; ow < geo.OutW; ow++)
+                            dxp[rowOffset + Max2x2(r0, r1, 2 * ow)] += dyp[oh * geo.OutW + ow];
+                    }
+                    return;
+                }
                 for (int oh = 0; oh < geo.OutH; oh++)
                     for (int ow = 0; ow < geo.OutW; ow++)
                     {

@@ -60,7 +60,8 @@ public static class OnnxImporter
     public static OnnxGraph Import(ModelProto model, IReadOnlyDictionary<string, Tensor> initializers, string? baseDirectory)
     {
         int opset = DefaultOpset(model);
-        if (opset < MinOpset || opset > MaxOpset)
+        // A model may import no default-domain opset at all (only other domains); its nodes are then reported by domain.
+        if ((opset < MinOpset && model.Graph.Node.Any(n => n.Domain is "" or "ai.onnx")) || opset > MaxOpset)
             throw new OnnxUnsupportedException($"default-domain opset {opset} is not supported (opsets {MinOpset}–{MaxOpset}).");
         var g = new Graph();
         var values = new Dictionary<string, Node>();
@@ -92,7 +93,7 @@ public static class OnnxImporter
                 throw new OnnxUnsupportedException($"ONNX operator {np.OpType} (domain '{np.Domain}', opset {opset}) in node '{np.Name}' is not supported.") { OpType = np.OpType };
             var ctx = new OnnxNodeContext(np, nodeInputs, opset, g, baseDirectory);
             Node[] outputs;
-            try { outputs = builder(ctx); }
+            try { outputs = BuildWithWidening(builder, ctx, np, nodeInputs, opset, g, baseDirectory); }
             catch (Exception e) when (e is not (OnnxFormatException or OnnxUnsupportedException or OutOfMemoryException))
             {
                 // Malformed attributes or shapes surface as the op's own validation errors; report them against the node.
@@ -114,6 +115,22 @@ public static class OnnxImporter
             outs[i] = values.TryGetValue(name, out var n) ? n : throw new OnnxFormatException($"graph output '{name}' is produced by no node.");
         }
         return new OnnxGraph(g, [.. inputs], outs);
+    }
+
+    /// <summary>
+    /// Builds a node; if the registry ops reject a storage-only dtype (float16, or uint8 for float-only ops), builds it
+    /// again on float32 copies of those inputs and casts float results back, which is exact for these dtypes.
+    /// </summary>
+    private static Node[] BuildWithWidening(OnnxOpBuilder builder, OnnxNodeContext ctx, NodeProto np, Node?[] inputs, int opset, Graph g, string? baseDirectory)
+    {
+        try { return builder(ctx); }
+        catch (DTypeMismatchException) when (inputs.Any(i => i?.DType is DType.Float16 or DType.UInt8))
+        {
+            var narrow = inputs.First(i => i?.DType is DType.Float16 or DType.UInt8)!.DType;
+            var widened = inputs.Select(i => i is not null && i.DType == narrow ? Graphs.Ops.Cast(i, DType.Float32) : i).ToArray();
+            var outputs = builder(new OnnxNodeContext(np, widened, opset, g, baseDirectory));
+            return [.. outputs.Select(o => o.DType == DType.Float32 ? Graphs.Ops.Cast(o, narrow) : o)];
+        }
     }
 
     /// <summary>Replaces an op node whose inputs are all constants by a constant holding its value.</summary>

@@ -192,7 +192,8 @@ public static partial class OnnxOperators
             {
                 int target = outShape is not null ? outShape[outShape.Length - r + i] : inSize * strides[i];
                 int total = strides[i] * (inSize - 1) + outPad[i] + eff - target;
-                begin[i] = autoPad == "SAME_UPPER" ? total / 2 : total - total / 2;
+                int half = (int)Math.Floor(total / 2.0);   // floor division, as the ONNX reference: negative totals pad the end
+                begin[i] = autoPad == "SAME_UPPER" ? half : total - half;
                 spatial[i] = target;
             }
             else
@@ -222,8 +223,15 @@ public static partial class OnnxOperators
             bool colMajor = c.Int("storage_order", 0) != 0;
             return [c.Graph.Apply(new PoolNdOp(max, window, includePad), x), c.Graph.Apply(new PoolNdOp(max, window, includePad, 1, colMajor), x)];
         }
-        if (spatialRank == 2 && !ceil && dil.All(d => d == 1) && pads[0] * 2 <= kernel[0] && pads[1] * 2 <= kernel[1] && pads[2] * 2 <= kernel[0] && pads[3] * 2 <= kernel[1]
-            && pads[0] == pads[2] && pads[1] == pads[3])
+        if (spatialRank == 2 && ceil && (max || !includePad) && dil.All(d => d == 1) && x.Shape[2] > 0 && x.Shape[3] > 0)
+        {
+            // Ceil mode = extra end padding that max and exclude-pad averaging both ignore.
+            var outSize = window.OutputSpatial("Pool", x.Shape[2..]);
+            for (int i = 0; i < 2; i++) pads[i + 2] = Math.Max(pads[i + 2], (outSize[i] - 1) * strides[i] + kernel[i] - x.Shape[i + 2] - pads[i]);
+            ceil = false;
+        }
+        if (spatialRank == 2 && !ceil && dil.All(d => d == 1) && pads[0] * 2 <= kernel[0] && pads[1] * 2 <= kernel[1]
+            && pads[2] < kernel[0] && pads[3] < kernel[1])
             return One(max ? MaxPool2d(x, kernel, strides, [pads[0], pads[1], pads[2], pads[3]])
                            : AvgPool2d(x, kernel, strides, [pads[0], pads[1], pads[2], pads[3]], includePad));
         return One(c.Graph.Apply(new PoolNdOp(max, window, includePad), x));
@@ -296,6 +304,11 @@ public static partial class OnnxOperators
                 return MakeResize(null, mode, coord, nearest, a, exclude, extrap, scalesV is { Length: > 0 } ? scalesV : null, sizesV, roiV);
             }, (d, _) => Unknown(d[0].DType, d[0].Rank)));
         };
+        t["GridSample"] = c =>
+        {
+            var mode = c.String("mode", "bilinear") switch { "nearest" => ResizeMode.Nearest, "bicubic" => ResizeMode.Cubic, _ => ResizeMode.Linear };
+            return One(c.Graph.Apply(new GridSampleOp(mode, c.String("padding_mode", "zeros"), c.Int("align_corners", 0) != 0), c.Required(0), c.Required(1)));
+        };
         t["Upsample"] = c =>
         {
             var x = c.Required(0);
@@ -363,4 +376,177 @@ internal sealed class LazyResizeOp(int[]? staticShape, ResizeMode mode, string c
 
     public override bool ValueDependentShape => true;
     public override void Forward(ReadOnlySpan<Tensor> inputs, Tensor output) => For(inputs[0].ShapeArray()).Forward(inputs, output);
+}
+
+public static partial class OnnxOperators
+{
+    private static void AddMisc(Dictionary<string, OnnxOpBuilder> t)
+    {
+        foreach (var w in new[] { SignalWindow.Hann, SignalWindow.Hamming, SignalWindow.Blackman })
+            t[w + "Window"] = c =>
+            {
+                var dtype = DTypeAttr(c, "output_datatype", DType.Float32);
+                bool periodic = c.Int("periodic", 1) != 0;
+                return One(c.Bind(w + "Window", [], [c.Required(0)], v => new SignalWindowOp(w, (int)v[0].ToScalar(), periodic, dtype), (_, _) => Unknown(dtype, 1)));
+            };
+        t["Einsum"] = c => One(c.Graph.Apply(new EinsumOp(c.String("equation", "")), [.. Enumerable.Range(0, c.InputCount).Select(c.Required)]));
+        t["NonMaxSuppression"] = c =>
+        {
+            var args = Enumerable.Range(0, c.InputCount).Select(c.Input).ToList();
+            // Absent optional inputs in the middle become empty tensors, so positions stay fixed.
+            var nodes = args.Select((n, i) => n ?? c.Graph.Constant(Tensor.Zeros(i == 2 ? DType.Int64 : DType.Float32, 0))).ToArray();
+            return One(c.Graph.Apply(new NonMaxSuppressionOp(c.Int("center_point_box", 0) != 0), nodes));
+        };
+        t["Unique"] = c =>
+        {
+            int? axis = c.Has("axis") ? (int)c.Int("axis", 0) : null;
+            bool sorted = c.Int("sorted", 1) != 0;
+            return [.. Enumerable.Range(0, 4).Select(o => c.Graph.Apply(new UniqueOp(axis, sorted, o), c.Required(0)))];
+        };
+        t["MaxUnpool"] = c =>
+        {
+            var x = c.Required(0);
+            var kernel = c.Int32s("kernel_shape") ?? throw c.Error("attribute 'kernel_shape' is required");
+            int r = kernel.Length;
+            var strides = c.Int32s("strides") ?? [.. Enumerable.Repeat(1, r)];
+            var pads = c.Int32s("pads") ?? new int[2 * r];
+            if (!x.Type.IsFullyKnown) throw c.Unsupported("an input of unknown shape");
+            int[] shape = [x.Shape[0], x.Shape[1], .. Enumerable.Range(0, r).Select(i => (x.Shape[i + 2] - 1) * strides[i] + kernel[i] - pads[i] - pads[i + r])];
+            if (c.Input(2) is { } shapeNode)
+                return One(c.Bind("MaxUnpool", [x, c.Required(1)], [shapeNode], v => new MaxUnpoolOp(OnnxNodeContext.Int32Values(v[0]), shape), (d, _) => Unknown(d[0].DType, d[0].Rank)));
+            return One(c.Graph.Apply(new MaxUnpoolOp(shape), x, c.Required(1)));
+        };
+        t["Det"] = c => One(c.Graph.Apply(new DeterminantOp(), c.Required(0)));
+        t["LRN"] = c => One(c.Graph.Apply(new LrnOp((int)c.Int("size", 1), c.Float("alpha", 1e-4f), c.Float("beta", 0.75f), c.Float("bias", 1f)), c.Required(0)));
+        t["ReverseSequence"] = c => One(c.Graph.Apply(new ReverseSequenceOp((int)c.Int("batch_axis", 1), (int)c.Int("time_axis", 0)), c.Required(0), c.Required(1)));
+        t["BitShift"] = c => One(c.Graph.Apply(new BitShiftOp(c.String("direction", "LEFT") == "LEFT"), c.Required(0), c.Required(1)));
+        t["QuantizeLinear"] = c =>
+        {
+            Node x = c.Required(0), scale = c.Required(1);
+            var zp = c.Input(2);
+            var outType = zp?.DType ?? DType.UInt8;
+            if (outType != DType.UInt8) throw c.Unsupported($"quantizing to {outType.Name()}");
+            int axis = (int)c.Int("axis", 1);
+            var q = c.Graph.Apply(new MathOp(MathFunction.Round), Div(x, PerAxis(c, scale, x, axis)));
+            if (zp is not null) q = Add(q, Cast(PerAxis(c, zp, x, axis), x.DType));
+            return One(Cast(c.Graph.Apply(new ClipOp(0, 255), q), DType.UInt8));
+        };
+        t["DequantizeLinear"] = c =>
+        {
+            Node x = c.Required(0), scale = c.Required(1);
+            int axis = (int)c.Int("axis", 1);
+            var xf = Cast(x, scale.DType);
+            if (c.Input(2) is { } zp) xf = Sub(xf, Cast(PerAxis(c, zp, x, axis), scale.DType));
+            return One(Mul(xf, PerAxis(c, scale, x, axis)));
+        };
+        t["DynamicQuantizeLinear"] = c =>
+        {
+            var x = c.Required(0);
+            var zero = c.Graph.Constant(0, x.DType);
+            var hi = Maximum(Max(x), zero); var lo = Minimum(Min(x), zero);
+            var scale = Div(Sub(hi, lo), c.Graph.Constant(255, x.DType));
+            var zpf = c.Graph.Apply(new ClipOp(0, 255), c.Graph.Apply(new MathOp(MathFunction.Round), Sub(zero, Div(lo, scale))));
+            var q = c.Graph.Apply(new ClipOp(0, 255), Add(c.Graph.Apply(new MathOp(MathFunction.Round), Div(x, scale)), zpf));
+            return [Cast(q, DType.UInt8), scale, Cast(zpf, DType.UInt8)];
+        };
+    }
+
+    /// <summary>A 1-D per-channel parameter reshaped to broadcast along <paramref name="axis"/> of x (scalars unchanged).</summary>
+    private static Node PerAxis(OnnxNodeContext c, Node p, Node x, int axis)
+    {
+        if (p.Rank == 0) return p;
+        if (axis < 0) axis += x.Rank;
+        var trailing = Enumerable.Range(1, x.Rank - axis - 1).ToArray();
+        return trailing.Length == 0 ? p : Unsqueeze(p, trailing);
+    }
+}
+
+public static partial class OnnxOperators
+{
+    private static void AddRecurrent(Dictionary<string, OnnxOpBuilder> t)
+    {
+        t["RNN"] = c => Recurrent(c, RecurrentCell.Rnn, ["Tanh"]);
+        t["GRU"] = c => Recurrent(c, RecurrentCell.Gru, ["Sigmoid", "Tanh"]);
+        t["LSTM"] = c => Recurrent(c, RecurrentCell.Lstm, ["Sigmoid", "Tanh", "Tanh"]);
+    }
+
+    private static Node[] Recurrent(OnnxNodeContext c, RecurrentCell cell, string[] defaults)
+    {
+        string direction = c.String("direction", "forward");
+        int dirs = direction == "bidirectional" ? 2 : 1;
+        var acts = c.Attribute("activations") is { } a ? a.Strings.Select(s => s.ToStringUtf8()).ToArray() : [.. Enumerable.Repeat(defaults, dirs).SelectMany(x => x)];
+        if (acts.Length < defaults.Length * dirs) acts = [.. Enumerable.Repeat(acts, dirs).SelectMany(x => x)];
+        var alphas = c.Floats("activation_alpha")?.Select(f => (double)f).ToArray() ?? [];
+        var betas = c.Floats("activation_beta")?.Select(f => (double)f).ToArray() ?? [];
+        double? clip = c.Has("clip") ? c.Float("clip", 0) : null;
+        var x = c.Required(0);
+        int hidden = (int)c.Int("hidden_size", c.Required(2).Shape[^1]);
+        if (cell == RecurrentCell.Lstm && c.Int("input_forget", 0) != 0) throw c.Unsupported("input_forget");
+        var present = new bool[8];
+        var args = new List<Node>();
+        for (int i = 0; i < 8; i++) if (c.Input(i) is { } n) { present[i] = true; args.Add(n); }
+        int outputs = cell == RecurrentCell.Lstm ? 3 : 2;
+        return [.. Enumerable.Range(0, outputs).Select(o => c.Graph.Apply(new RecurrentOp(cell, hidden, direction, c.Int("linear_before_reset", 0) != 0,
+            (int)c.Int("layout", 0), acts, alphas, betas, clip, present, o), [.. args]))];
+    }
+}
+
+public static partial class OnnxOperators
+{
+    /// <summary>Integer and quantized linear algebra, computed exactly in float64 over the (x − zero point) values.</summary>
+    private static void AddQuantized(Dictionary<string, OnnxOpBuilder> t)
+    {
+        t["MatMulInteger"] = c => One(Cast(MatMul(Centered(c, 0, 2, null), Centered(c, 1, 3, null)), DType.Int32));
+        t["ConvInteger"] = c =>
+        {
+            var conv = ConvOn(c, Centered(c, 0, 2, null), Centered(c, 1, 3, null), null);
+            return One(Cast(conv, DType.Int32));
+        };
+        t["QLinearMatMul"] = c =>
+        {
+            // inputs: a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp
+            var real = MatMul(Centered(c, 0, 2, 1), Centered(c, 3, 5, 4));
+            return One(Requantize(c, real, 6, 7));
+        };
+        t["QLinearConv"] = c =>
+        {
+            // inputs: x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp, B (int32, in x_scale·w_scale units)
+            Node? bias = c.Input(8) is { } b ? Mul(Cast(b, DType.Float64), Mul(Cast(c.Required(1), DType.Float64), Cast(c.Required(4), DType.Float64))) : null;
+            var real = ConvOn(c, Centered(c, 0, 2, 1), Centered(c, 3, 5, 4, perChannelAxis: 0), bias);
+            return One(Requantize(c, real, 6, 7));
+        };
+    }
+
+    /// <summary>(input − zero point)·scale in float64 (scale optional; per-channel along an axis when 1-D).</summary>
+    private static Node Centered(OnnxNodeContext c, int value, int zeroPoint, int? scale, int perChannelAxis = -1)
+    {
+        var x = Cast(c.Required(value), DType.Float64);
+        Node Shape(Node p) => perChannelAxis >= 0 && p.Rank == 1 ? PerAxis(c, p, x, perChannelAxis) : p;
+        if (c.Input(zeroPoint) is { } zp) x = Sub(x, Shape(Cast(zp, DType.Float64)));
+        if (scale is int s) x = Mul(x, Shape(Cast(c.Required(s), DType.Float64)));
+        return x;
+    }
+
+    private static Node Requantize(OnnxNodeContext c, Node real, int yScale, int yZeroPoint)
+    {
+        var q = c.Graph.Apply(new MathOp(MathFunction.Round), Div(real, Cast(c.Required(yScale), DType.Float64)));
+        var zp = c.Input(yZeroPoint);
+        if (zp is not null) q = Add(q, Cast(zp, DType.Float64));
+        var type = zp?.DType ?? DType.UInt8;
+        if (type != DType.UInt8) throw c.Unsupported($"quantized output of type {type.Name()}");
+        return Cast(c.Graph.Apply(new ClipOp(0, 255), q), DType.UInt8);
+    }
+
+    /// <summary>A Conv node's attributes applied to given float inputs.</summary>
+    private static Node ConvOn(OnnxNodeContext c, Node x, Node w, Node? b)
+    {
+        int spatialRank = x.Rank - 2;
+        var kernel = c.Int32s("kernel_shape") ?? w.Shape[2..];
+        var strides = c.Int32s("strides") ?? [.. Enumerable.Repeat(1, spatialRank)];
+        var dil = c.Int32s("dilations") ?? [.. Enumerable.Repeat(1, spatialRank)];
+        var pads = WindowPads(c, x.Shape[2..], kernel, strides, dil);
+        int groups = (int)c.Int("group", 1);
+        var op = new ConvNdOp(new WindowNd(kernel, strides, pads, dil), groups);
+        return b is null ? c.Graph.Apply(op, x, w) : c.Graph.Apply(op, x, w, b);
+    }
 }

@@ -16,8 +16,12 @@ public static partial class OnnxOperators
         t["Dropout"] = c =>
         {
             var x = c.Required(0);
-            if (c.Input(2) is { } training && !(c.ConstantInput(2) is { } tv && tv.ToScalar() == 0))
-                throw c.Unsupported("training mode");
+            if (c.Input(2) is not null && !(c.ConstantInput(2) is { } tv && tv.ToScalar() == 0))
+            {
+                // training_mode (and ratio) known only at run time: identity unless asked to drop at random.
+                Node[] args = [.. Enumerable.Range(0, 3).Select(i => c.Input(i) ?? c.Graph.Constant(Tensor.Zeros(DType.Float32, 0)))];
+                return [c.Graph.Apply(new InferenceDropoutOp(0), args), c.Graph.Apply(new InferenceDropoutOp(1), args)];
+            }
             var y = ExpandLike(x, x);
             return [y, c.Graph.Apply(new ElementTestOp(ElementTest.Not), Cast(ZerosLike(x), DType.Bool))];
         };

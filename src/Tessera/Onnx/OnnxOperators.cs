@@ -22,6 +22,9 @@ public static partial class OnnxOperators
         AddNeural(t);
         AddLosses(t);
         AddResize(t);
+        AddMisc(t);
+        AddRecurrent(t);
+        AddQuantized(t);
         return t;
     }
 

@@ -40,7 +40,27 @@ public class Adam : Solver
         T eps = T.CreateTruncating(Epsilon);
         T wd = T.CreateTruncating(WeightDecay);
         T shrink = T.CreateTruncating(1 - LearningRate * WeightDecay);
-        for (int i = 0; i < p.Length; i++)
+        int i = 0;
+        if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
+        {
+            // The same arithmetic as the scalar loop below, Vector<T>.Count lanes at a time.
+            var vb1 = new Vector<T>(b1); var vb2 = new Vector<T>(b2); var vob1 = new Vector<T>(ob1); var vob2 = new Vector<T>(ob2);
+            var vstep = new Vector<T>(stepSize); var vinv = new Vector<T>(invSqrtC2); var veps = new Vector<T>(eps);
+            var vwd = new Vector<T>(wd); var vshrink = new Vector<T>(shrink);
+            for (; i <= p.Length - Vector<T>.Count; i += Vector<T>.Count)
+            {
+                var gi = new Vector<T>(g.Slice(i));
+                var pi = new Vector<T>(p.Slice(i));
+                if (DecoupledWeightDecay) pi *= vshrink;
+                else gi += vwd * pi;
+                var mi = vb1 * new Vector<T>(m.Slice(i)) + vob1 * gi;
+                var vi = vb2 * new Vector<T>(v.Slice(i)) + vob2 * gi * gi;
+                mi.CopyTo(m.Slice(i));
+                vi.CopyTo(v.Slice(i));
+                (pi - vstep * mi / (Vector.SquareRoot(vi) * vinv + veps)).CopyTo(p.Slice(i));
+            }
+        }
+        for (; i < p.Length; i++)
         {
             T gi = g[i];
             if (DecoupledWeightDecay) p[i] *= shrink;

@@ -117,3 +117,102 @@ public sealed class ResizeOp(ResizeMode mode, string coordinateMode, string near
 
     public override Node?[] Gradient(Node output, Node gy) => throw new NotSupportedException("Resize has no gradient rule.");
 }
+
+/// <summary>
+/// ONNX GridSample (4-D): samples x (N, C, H, W) at the normalized (x, y) positions of grid (N, Ho, Wo, 2) with
+/// nearest / bilinear / bicubic interpolation and zeros / border / reflection padding.
+/// </summary>
+public sealed class GridSampleOp(ResizeMode mode, string paddingMode, bool alignCorners) : Operation
+{
+    public override string Name => "GridSample";
+
+    public override TensorType InferType(ReadOnlySpan<TensorType> inputs)
+    {
+        ExpectInputs(inputs, 2);
+        ExpectFloat(inputs[0]);
+        int[] x = inputs[0].Shape, g = inputs[1].Shape;
+        if (x.Length != 4 || g.Length != 4 || g[3] != 2) throw new ShapeMismatchException(Name, $"x {ShapeMath.Format(x)} must be (N, C, H, W) and grid {ShapeMath.Format(g)} (N, Ho, Wo, 2)");
+        return new TensorType(inputs[0].DType, [x[0], x[1], g[1], g[2]]);
+    }
+
+    private double Denormalize(double n, int length) => alignCorners ? (n + 1) / 2 * (length - 1) : ((n + 1) * length - 1) / 2;
+
+    private static double Reflect(double x, double lo, double hi)
+    {
+        double range = hi - lo;
+        if (range <= 0) return lo;
+        if (x < lo)
+        {
+            double dx = lo - x; int n = (int)(dx / range); double r = dx - n * range;
+            return n % 2 == 0 ? lo + r : hi - r;
+        }
+        if (x > hi)
+        {
+            double dx = x - hi; int n = (int)(dx / range); double r = dx - n * range;
+            return n % 2 == 0 ? hi - r : lo + r;
+        }
+        return x;
+    }
+
+    public override void Forward(ReadOnlySpan<Tensor> inputs, Tensor y)
+    {
+        var x = inputs[0].Contiguous(); var grid = inputs[1].Contiguous();
+        int n = x.Shape[0], c = x.Shape[1], h = x.Shape[2], w = x.Shape[3], ho = grid.Shape[1], wo = grid.Shape[2];
+        double bx0 = alignCorners ? 0 : -0.5, by0 = bx0, bx1 = alignCorners ? w - 1 : w - 0.5, by1 = alignCorners ? h - 1 : h - 0.5;
+        for (int b = 0; b < n; b++)
+            for (int i = 0; i < ho; i++)
+                for (int j = 0; j < wo; j++)
+                {
+                    int gp = ((b * ho + i) * wo + j) * 2;
+                    double px = Denormalize(grid.GetDouble(gp), w), py = Denormalize(grid.GetDouble(gp + 1), h);
+                    if (mode == ResizeMode.Nearest) { px = Math.Round(px, MidpointRounding.ToEven); py = Math.Round(py, MidpointRounding.ToEven); }
+                    if (paddingMode == "border") { px = Math.Clamp(px, 0, w - 1); py = Math.Clamp(py, 0, h - 1); }
+                    else if (paddingMode == "reflection") { px = Reflect(px, bx0, bx1); py = Reflect(py, by0, by1); }
+                    for (int ch = 0; ch < c; ch++)
+                    {
+                        int plane = (b * c + ch) * h * w;
+                        double Pixel(int r, int col)
+                        {
+                            if (paddingMode == "border") { r = Math.Clamp(r, 0, h - 1); col = Math.Clamp(col, 0, w - 1); }
+                            else if (paddingMode == "reflection") { col = (int)Reflect(col, bx0, bx1); r = (int)Reflect(r, by0, by1); }
+                            return r < 0 || r >= h || col < 0 || col >= w ? 0 : x.GetDouble(plane + r * w + col);
+                        }
+                        double v;
+                        if (mode == ResizeMode.Nearest) v = Pixel((int)py, (int)px);
+                        else if (mode == ResizeMode.Linear)
+                        {
+                            int x1 = (int)Math.Floor(px), y1 = (int)Math.Floor(py);
+                            double dx1 = px - x1, dx2 = x1 + 1 - px, dy1 = py - y1, dy2 = y1 + 1 - py;
+                            v = dy2 * (dx2 * Pixel(y1, x1) + dx1 * Pixel(y1, x1 + 1)) + dy1 * (dx2 * Pixel(y1 + 1, x1) + dx1 * Pixel(y1 + 1, x1 + 1));
+                        }
+                        else
+                        {
+                            int x0 = (int)Math.Floor(px) - 1, y0 = (int)Math.Floor(py) - 1;
+                            var cx = Cubic(px - x0 - 1); var cy = Cubic(py - y0 - 1);
+                            v = 0;
+                            for (int r = 0; r < 4; r++)
+                            {
+                                double row = 0;
+                                for (int k = 0; k < 4; k++) row += cx[k] * Pixel(y0 + r, x0 + k);
+                                v += cy[r] * row;
+                            }
+                        }
+                        y.SetDouble(((b * c + ch) * ho + i) * wo + j, v);
+                    }
+                }
+    }
+
+    private static double[] Cubic(double t)
+    {
+        const double a = -0.75;
+        return
+        [
+            ((a * (t + 1) - 5 * a) * (t + 1) + 8 * a) * (t + 1) - 4 * a,
+            ((a + 2) * t - (a + 3)) * t * t + 1,
+            ((a + 2) * (1 - t) - (a + 3)) * (1 - t) * (1 - t) + 1,
+            ((a * (2 - t) - 5 * a) * (2 - t) + 8 * a) * (2 - t) - 4 * a,
+        ];
+    }
+
+    public override Node?[] Gradient(Node output, Node gy) => throw new NotSupportedException("GridSample has no gradient rule.");
+}

@@ -1,0 +1,60 @@
+// Native Tessera vs ONNX Runtime on the same ONNX files, same inputs, same process, alternating.
+//   dotnet run -c Release --project bench/Tessera.OnnxBench -- MODEL.onnx [--batches 1,32] [--threads 2] [--reps N] [--json]
+// Prints per batch: median latency of each engine (after warm-up), the ratio native/ORT, and the largest
+// relative difference of the outputs (max |native − ort| / max |ort|).
+using System.Diagnostics;
+using System.Text.Json;
+using Tessera;
+using Tessera.Kernels;
+using Tessera.Onnx;
+using Tessera.OnnxRuntime;
+
+var path = args[0];
+if (args.Contains("--profile")) { Tessera.Kernels.GemmKernel.MaxThreads = 2; OpProfile.Run(path, args.Contains("32") ? 32 : 1); return 0; }
+int[] batches = [1, 32];
+int threads = 2, reps = 0;
+bool json = false;
+for (int i = 1; i < args.Length; i++)
+{
+    switch (args[i])
+    {
+        case "--batches": batches = [.. args[++i].Split(',').Select(int.Parse)]; break;
+        case "--threads": threads = int.Parse(args[++i]); break;
+        case "--reps": reps = int.Parse(args[++i]); break;
+        case "--json": json = true; break;
+    }
+}
+GemmKernel.MaxThreads = threads;
+using var native = OnnxModel.Load(path);
+using var ort = OrtModel.Load(path, threads);
+var input = native.Inputs[0];
+var rows = new List<Dictionary<string, object>>();
+foreach (int batch in batches)
+{
+    var shape = input.Shape.Select((d, i) => d < 0 ? (i == 0 ? batch : 1) : d).ToArray();
+    shape[0] = batch;
+    var x = Tensor.RandomNormal(42, DType.Float32, 0, 1, shape);
+    var feed = new Dictionary<string, Tensor> { [input.Name] = x };
+    var yn = native.Run(feed)[native.Outputs[0].Name];
+    var yo = ort.Run(feed)[ort.Outputs[0].Name];
+    double maxDiff = 0, maxRef = 0;
+    var a = yn.ToArray<float>(); var b = yo.ToArray<float>();
+    for (int i = 0; i < a.Length; i++) { maxDiff = Math.Max(maxDiff, Math.Abs(a[i] - b[i])); maxRef = Math.Max(maxRef, Math.Abs(b[i])); }
+    int n = reps > 0 ? reps : batch == 1 ? 30 : 5;
+    // Warm-up, then alternate engines so both see the same machine load.
+    for (int w = 0; w < 3; w++) { native.Run(feed); ort.Run(feed); }
+    var tn = new List<double>(); var to = new List<double>();
+    for (int r = 0; r < n; r++)
+    {
+        var sw = Stopwatch.StartNew(); native.Run(feed); tn.Add(sw.Elapsed.TotalMilliseconds);
+        sw.Restart(); ort.Run(feed); to.Add(sw.Elapsed.TotalMilliseconds);
+    }
+    double mn = Median(tn), mo = Median(to);
+    rows.Add(new() { ["model"] = Path.GetFileNameWithoutExtension(path), ["batch"] = batch, ["threads"] = threads, ["native_ms"] = Math.Round(mn, 2),
+        ["ort_ms"] = Math.Round(mo, 2), ["ratio"] = Math.Round(mn / mo, 2), ["max_rel_diff"] = maxDiff / Math.Max(maxRef, 1e-30), ["reps"] = n });
+    if (!json) Console.WriteLine($"{Path.GetFileName(path)} batch {batch}: native {mn:F2} ms, ORT {mo:F2} ms, ratio {mn / mo:F2}, max rel diff {maxDiff / maxRef:E2}");
+}
+if (json) Console.WriteLine(JsonSerializer.Serialize(rows));
+return 0;
+
+static double Median(List<double> v) { v.Sort(); return v[v.Count / 2]; }
