@@ -65,14 +65,15 @@ public sealed class SchedulingTests
     [Fact]
     public async Task Timed_out_and_cancelled_requests_are_dropped_from_the_queue()
     {
-        var slow = new SlowBackendFactory { LoadDelay = TimeSpan.Zero, RunDelay = TimeSpan.FromMilliseconds(400) };
+        var slow = new SlowBackendFactory { LoadDelay = TimeSpan.Zero, RunDelay = TimeSpan.FromMilliseconds(1500) };
         await using var s = await TestServer.StartAsync(
             prepare: repo => TestServer.CloneModel(repo, "simple", "queued", c => c + Batching.Replace("100000", "1000") + SlowBackendFactory.ConfigParameter),
             services: sv => sv.AddSingleton<IModelBackendFactory>(slow));
         await s.PostJsonAsync("v2/models/queued/infer", Request(0));
-        int rowsBefore = slow.Rows;
+        int rowsBefore = slow.Rows, runsBefore = slow.Runs;
         var busy = s.PostJsonAsync("v2/models/queued/infer", Request(1));
-        await Task.Delay(100);
+        // Wait until the only instance is busy with it, so the next requests must queue.
+        for (int i = 0; i < 200 && Volatile.Read(ref slow.Runs) == runsBefore; i++) await Task.Delay(10);
         var (status, body) = await s.PostJsonAsync("v2/models/queued/infer", Request(2, timeoutUs: 50_000));
         Assert.Equal(HttpStatusCode.GatewayTimeout, status);
         Assert.Contains("timed out", body.GetProperty("error").GetString());
@@ -80,7 +81,7 @@ public sealed class SchedulingTests
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
                 s.Http.PostAsync("v2/models/queued/infer", new StringContent(Request(3), System.Text.Encoding.UTF8, "application/json"), cts.Token));
         Assert.Equal(HttpStatusCode.OK, (await busy).Status);
-        await Task.Delay(600);
+        await Task.Delay(300);
         Assert.Equal(1, slow.Rows - rowsBefore); // only the request that was already running
         Assert.Equal(HttpStatusCode.OK, (await s.PostJsonAsync("v2/models/queued/infer", Request(4))).Status);
     }
@@ -95,8 +96,9 @@ public sealed class SchedulingTests
         try
         {
             await s.PostJsonAsync("v2/models/draining/infer", Request(0));
+            int runsBefore = slow.Runs;
             var inFlight = s.PostJsonAsync("v2/models/draining/infer", Request(5));
-            await Task.Delay(100);
+            for (int i = 0; i < 200 && Volatile.Read(ref slow.Runs) == runsBefore; i++) await Task.Delay(10);
             var stop = s.App.StopAsync();
             var (status, body) = await inFlight;
             Assert.Equal(HttpStatusCode.OK, status);
