@@ -44,12 +44,17 @@ public sealed class SchedulingTests
     [Fact]
     public async Task Full_queue_answers_429_with_retry_after()
     {
-        var slow = new SlowBackendFactory { LoadDelay = TimeSpan.Zero, RunDelay = TimeSpan.FromMilliseconds(300) };
+        var slow = new SlowBackendFactory { LoadDelay = TimeSpan.Zero, RunDelay = TimeSpan.FromMilliseconds(1000) };
         await using var s = await TestServer.StartAsync(
             o => o.MaxQueueSize = 2,
             repo => TestServer.CloneModel(repo, "simple", "busy", c => c + SlowBackendFactory.ConfigParameter),
             sv => sv.AddSingleton<IModelBackendFactory>(slow));
+        slow.RunDelay = TimeSpan.Zero;
         await s.PostJsonAsync("v2/models/busy/infer", Request(0));
+        slow.RunDelay = TimeSpan.FromMilliseconds(1000);
+        int runsBefore = slow.Runs;
+        var first = s.PostJsonAsync("v2/models/busy/infer", Request(100));
+        for (int i = 0; i < 300 && Volatile.Read(ref slow.Runs) == runsBefore; i++) await Task.Delay(10);
         var responses = await Task.WhenAll(Enumerable.Range(0, 8).Select(async i =>
         {
             using var r = await s.Http.PostAsync("v2/models/busy/infer", new StringContent(Request(i), System.Text.Encoding.UTF8, "application/json"));
@@ -58,6 +63,7 @@ public sealed class SchedulingTests
         var refused = responses.Where(r => r.StatusCode == HttpStatusCode.TooManyRequests).ToList();
         Assert.NotEmpty(refused);
         Assert.All(refused, r => { Assert.NotNull(r.Delta); Assert.Contains("queue is full", r.Item3); });
+        Assert.Equal(HttpStatusCode.OK, (await first).Status);
         Assert.Contains(responses, r => r.StatusCode == HttpStatusCode.OK);
         Assert.All(responses, r => Assert.True(r.StatusCode is HttpStatusCode.OK or HttpStatusCode.TooManyRequests));
     }
