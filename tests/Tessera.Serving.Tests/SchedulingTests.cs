@@ -44,12 +44,17 @@ public sealed class SchedulingTests
     [Fact]
     public async Task Full_queue_answers_429_with_retry_after()
     {
-        var slow = new SlowBackendFactory { LoadDelay = TimeSpan.Zero, RunDelay = TimeSpan.FromMilliseconds(300) };
+        var slow = new SlowBackendFactory { LoadDelay = TimeSpan.Zero, RunDelay = TimeSpan.FromMilliseconds(1000) };
         await using var s = await TestServer.StartAsync(
             o => o.MaxQueueSize = 2,
             repo => TestServer.CloneModel(repo, "simple", "busy", c => c + SlowBackendFactory.ConfigParameter),
             sv => sv.AddSingleton<IModelBackendFactory>(slow));
+        slow.RunDelay = TimeSpan.Zero;
         await s.PostJsonAsync("v2/models/busy/infer", Request(0));
+        slow.RunDelay = TimeSpan.FromMilliseconds(1000);
+        int runsBefore = slow.Runs;
+        var first = s.PostJsonAsync("v2/models/busy/infer", Request(100));
+        for (int i = 0; i < 300 && Volatile.Read(ref slow.Runs) == runsBefore; i++) await Task.Delay(10);
         var responses = await Task.WhenAll(Enumerable.Range(0, 8).Select(async i =>
         {
             using var r = await s.Http.PostAsync("v2/models/busy/infer", new StringContent(Request(i), System.Text.Encoding.UTF8, "application/json"));
@@ -58,6 +63,7 @@ public sealed class SchedulingTests
         var refused = responses.Where(r => r.StatusCode == HttpStatusCode.TooManyRequests).ToList();
         Assert.NotEmpty(refused);
         Assert.All(refused, r => { Assert.NotNull(r.Delta); Assert.Contains("queue is full", r.Item3); });
+        Assert.Equal(HttpStatusCode.OK, (await first).Status);
         Assert.Contains(responses, r => r.StatusCode == HttpStatusCode.OK);
         Assert.All(responses, r => Assert.True(r.StatusCode is HttpStatusCode.OK or HttpStatusCode.TooManyRequests));
     }
@@ -65,14 +71,15 @@ public sealed class SchedulingTests
     [Fact]
     public async Task Timed_out_and_cancelled_requests_are_dropped_from_the_queue()
     {
-        var slow = new SlowBackendFactory { LoadDelay = TimeSpan.Zero, RunDelay = TimeSpan.FromMilliseconds(400) };
+        var slow = new SlowBackendFactory { LoadDelay = TimeSpan.Zero, RunDelay = TimeSpan.FromMilliseconds(1500) };
         await using var s = await TestServer.StartAsync(
             prepare: repo => TestServer.CloneModel(repo, "simple", "queued", c => c + Batching.Replace("100000", "1000") + SlowBackendFactory.ConfigParameter),
             services: sv => sv.AddSingleton<IModelBackendFactory>(slow));
         await s.PostJsonAsync("v2/models/queued/infer", Request(0));
-        int rowsBefore = slow.Rows;
+        int rowsBefore = slow.Rows, runsBefore = slow.Runs;
         var busy = s.PostJsonAsync("v2/models/queued/infer", Request(1));
-        await Task.Delay(100);
+        // Wait until the only instance is busy with it, so the next requests must queue.
+        for (int i = 0; i < 200 && Volatile.Read(ref slow.Runs) == runsBefore; i++) await Task.Delay(10);
         var (status, body) = await s.PostJsonAsync("v2/models/queued/infer", Request(2, timeoutUs: 50_000));
         Assert.Equal(HttpStatusCode.GatewayTimeout, status);
         Assert.Contains("timed out", body.GetProperty("error").GetString());
@@ -80,7 +87,7 @@ public sealed class SchedulingTests
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
                 s.Http.PostAsync("v2/models/queued/infer", new StringContent(Request(3), System.Text.Encoding.UTF8, "application/json"), cts.Token));
         Assert.Equal(HttpStatusCode.OK, (await busy).Status);
-        await Task.Delay(600);
+        await Task.Delay(300);
         Assert.Equal(1, slow.Rows - rowsBefore); // only the request that was already running
         Assert.Equal(HttpStatusCode.OK, (await s.PostJsonAsync("v2/models/queued/infer", Request(4))).Status);
     }
@@ -95,8 +102,9 @@ public sealed class SchedulingTests
         try
         {
             await s.PostJsonAsync("v2/models/draining/infer", Request(0));
+            int runsBefore = slow.Runs;
             var inFlight = s.PostJsonAsync("v2/models/draining/infer", Request(5));
-            await Task.Delay(100);
+            for (int i = 0; i < 200 && Volatile.Read(ref slow.Runs) == runsBefore; i++) await Task.Delay(10);
             var stop = s.App.StopAsync();
             var (status, body) = await inFlight;
             Assert.Equal(HttpStatusCode.OK, status);

@@ -21,8 +21,9 @@ public sealed class OnnxRuntimeBackendFactory : IModelBackendFactory
 }
 
 /// <summary>
-/// A model on ONNX Runtime. (This lives in Tessera.Serving until the Tessera.OnnxRuntime package lands;
-/// it is the only file that touches ONNX Runtime.)
+/// A model on ONNX Runtime, fed the protocol's raw bytes directly. It does not go through Tessera.OnnxRuntime's
+/// OrtModel because that speaks Tessera tensors, which have no INT8/INT16/UINT16+/BF16/STRING dtypes that
+/// Triton's examples (simple_int8, simple_string) need; it is the only Serving file that touches ONNX Runtime.
 /// </summary>
 public sealed class OnnxRuntimeBackend : IModelBackend
 {
