@@ -65,6 +65,7 @@ public static class ServingHost
         // Order matters: the native engine is tried first, ONNX Runtime when it cannot run a model.
         builder.Services.AddSingleton<IModelBackendFactory, TesseraOnnxBackendFactory>();
         builder.Services.AddSingleton<IModelBackendFactory, OnnxRuntimeBackendFactory>();
+        builder.Services.AddSingleton<IModelBackendFactory, TextClassifierBackendFactory>();
         services?.Invoke(builder.Services);
         builder.Services.AddSingleton<BackendRegistry>();
         builder.Services.AddSingleton<ModelCache>();
