@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics;
 using System.Numerics.Tensors;
 
@@ -192,37 +193,34 @@ public static class ElementwiseKernels
     }
 }
 
-/// <summary>Scalar conversion between any two Tessera element types.</summary>
+/// <summary>
+/// Scalar conversion between any two Tessera element types. The typeof tests fold away per instantiation and
+/// <see cref="Unsafe.As{TFrom, TTo}(ref TFrom)"/> reinterprets without boxing, so each element costs a conversion only.
+/// </summary>
 internal static class ScalarConvert
 {
     public static TTo To<TFrom, TTo>(TFrom v) where TFrom : unmanaged where TTo : unmanaged
     {
-        if (typeof(TFrom) == typeof(TTo)) return (TTo)(object)v;
-        double d = v switch
-        {
-            float f => f,
-            double x => x,
-            int i => i,
-            long l => l,
-            byte b => b,
-            bool q => q ? 1 : 0,
-            Half h => (double)h,
-            _ => throw new NotSupportedException(),
-        };
-        // long -> double -> long loses precision above 2^53; int64 <-> int32 keep their own path.
-        if (v is long lv && typeof(TTo) == typeof(int)) return (TTo)(object)(int)lv;
-        if (v is int iv && typeof(TTo) == typeof(long)) return (TTo)(object)(long)iv;
-        object r = typeof(TTo) switch
-        {
-            var t when t == typeof(float) => (float)d,
-            var t when t == typeof(double) => d,
-            var t when t == typeof(int) => double.IsNaN(d) ? int.MinValue : (int)d,
-            var t when t == typeof(long) => double.IsNaN(d) ? long.MinValue : (long)d,
-            var t when t == typeof(byte) => (byte)(int)d,
-            var t when t == typeof(bool) => d != 0,
-            var t when t == typeof(Half) => (Half)d,
-            _ => throw new NotSupportedException(),
-        };
-        return (TTo)r;
+        if (typeof(TFrom) == typeof(TTo)) return Unsafe.As<TFrom, TTo>(ref v);
+        // long <-> int keep their own path: through double, long loses precision above 2^53.
+        if (typeof(TFrom) == typeof(long) && typeof(TTo) == typeof(int)) { int r = (int)Unsafe.As<TFrom, long>(ref v); return Unsafe.As<int, TTo>(ref r); }
+        if (typeof(TFrom) == typeof(int) && typeof(TTo) == typeof(long)) { long r = Unsafe.As<TFrom, int>(ref v); return Unsafe.As<long, TTo>(ref r); }
+        double d =
+            typeof(TFrom) == typeof(float) ? Unsafe.As<TFrom, float>(ref v) :
+            typeof(TFrom) == typeof(double) ? Unsafe.As<TFrom, double>(ref v) :
+            typeof(TFrom) == typeof(int) ? Unsafe.As<TFrom, int>(ref v) :
+            typeof(TFrom) == typeof(long) ? Unsafe.As<TFrom, long>(ref v) :
+            typeof(TFrom) == typeof(byte) ? Unsafe.As<TFrom, byte>(ref v) :
+            typeof(TFrom) == typeof(bool) ? (Unsafe.As<TFrom, bool>(ref v) ? 1 : 0) :
+            typeof(TFrom) == typeof(Half) ? (double)Unsafe.As<TFrom, Half>(ref v) :
+            throw new NotSupportedException(typeof(TFrom).Name);
+        if (typeof(TTo) == typeof(float)) { float r = (float)d; return Unsafe.As<float, TTo>(ref r); }
+        if (typeof(TTo) == typeof(double)) return Unsafe.As<double, TTo>(ref d);
+        if (typeof(TTo) == typeof(int)) { int r = double.IsNaN(d) ? int.MinValue : (int)d; return Unsafe.As<int, TTo>(ref r); }
+        if (typeof(TTo) == typeof(long)) { long r = double.IsNaN(d) ? long.MinValue : (long)d; return Unsafe.As<long, TTo>(ref r); }
+        if (typeof(TTo) == typeof(byte)) { byte r = (byte)(int)d; return Unsafe.As<byte, TTo>(ref r); }
+        if (typeof(TTo) == typeof(bool)) { bool r = d != 0; return Unsafe.As<bool, TTo>(ref r); }
+        if (typeof(TTo) == typeof(Half)) { Half r = (Half)d; return Unsafe.As<Half, TTo>(ref r); }
+        throw new NotSupportedException(typeof(TTo).Name);
     }
 }

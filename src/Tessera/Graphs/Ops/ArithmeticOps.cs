@@ -8,7 +8,7 @@ public sealed class AddOp : BinaryOp
     public override string Name => "Add";
     protected override void Run<T>(Tensor a, Tensor b, Tensor y) => ElementwiseKernels.Binary<T, AddFn<T>>(a, b, y);
     public override Node?[] Gradient(Node output, Node gy) =>
-        [Unbroadcast(gy, output.Inputs[0]), Unbroadcast(gy, output.Inputs[1])];
+        [Ops.SumToShapeOf(gy, output.Inputs[0]), Ops.SumToShapeOf(gy, output.Inputs[1])];
 }
 
 public sealed class SubOp : BinaryOp
@@ -16,7 +16,7 @@ public sealed class SubOp : BinaryOp
     public override string Name => "Sub";
     protected override void Run<T>(Tensor a, Tensor b, Tensor y) => ElementwiseKernels.Binary<T, SubFn<T>>(a, b, y);
     public override Node?[] Gradient(Node output, Node gy) =>
-        [Unbroadcast(gy, output.Inputs[0]), Unbroadcast(Ops.Neg(gy), output.Inputs[1])];
+        [Ops.SumToShapeOf(gy, output.Inputs[0]), Ops.SumToShapeOf(Ops.Neg(gy), output.Inputs[1])];
 }
 
 public sealed class MulOp : BinaryOp
@@ -26,7 +26,7 @@ public sealed class MulOp : BinaryOp
     public override Node?[] Gradient(Node output, Node gy)
     {
         Node a = output.Inputs[0], b = output.Inputs[1];
-        return [Unbroadcast(Ops.Mul(gy, b), a), Unbroadcast(Ops.Mul(gy, a), b)];
+        return [Ops.SumToShapeOf(Ops.Mul(gy, b), a), Ops.SumToShapeOf(Ops.Mul(gy, a), b)];
     }
 }
 
@@ -38,7 +38,7 @@ public sealed class DivOp : BinaryOp
     {
         Node a = output.Inputs[0], b = output.Inputs[1];
         // d(a/b)/db = -a/b² = -(a/b)/b
-        return [Unbroadcast(Ops.Div(gy, b), a), Unbroadcast(Ops.Neg(Ops.Div(Ops.Mul(gy, output), b)), b)];
+        return [Ops.SumToShapeOf(Ops.Div(gy, b), a), Ops.SumToShapeOf(Ops.Neg(Ops.Div(Ops.Mul(gy, output), b)), b)];
     }
 }
 
@@ -53,7 +53,7 @@ public sealed class PowOp : BinaryOp
         Node a = output.Inputs[0], b = output.Inputs[1];
         var da = Ops.Mul(gy, Ops.Mul(b, Ops.Pow(a, Ops.Sub(b, a.Graph.Constant(1, b.DType)))));
         var db = Ops.Mul(gy, Ops.Mul(output, Ops.Log(a)));
-        return [Unbroadcast(da, a), Unbroadcast(db, b)];
+        return [Ops.SumToShapeOf(da, a), Ops.SumToShapeOf(db, b)];
     }
 }
 
@@ -70,7 +70,7 @@ public sealed class MaximumOp : BinaryOp
         // PyTorch gives each side half the gradient on exact ties.
         var ga = Ops.Where(Ops.Equal(a, b), Ops.Mul(gy, gy.Graph.Constant(0.5, gy.DType)), Ops.Where(Ops.Equal(a, output), gy, Ops.ZerosLike(gy)));
         var gb = Ops.Sub(gy, ga);
-        return [Unbroadcast(ga, a), Unbroadcast(gb, b)];
+        return [Ops.SumToShapeOf(ga, a), Ops.SumToShapeOf(gb, b)];
     }
 }
 

@@ -74,7 +74,4 @@ public abstract class BinaryOp : Operation
 
     protected virtual void RunFloat<T>(Tensor a, Tensor b, Tensor y) where T : unmanaged, IFloatingPointIeee754<T> => Run<T>(a, b, y);
     protected abstract void Run<T>(Tensor a, Tensor b, Tensor y) where T : unmanaged, INumber<T>;
-
-    /// <summary>Sums a broadcast gradient back to the shape of the input it flows to.</summary>
-    protected static Node Unbroadcast(Node grad, Node input) => Ops.SumToShapeOf(grad, input);
 }
