@@ -122,6 +122,11 @@ public sealed class TreesBackendTests(TreesServer shared) : IClassFixture<TreesS
         var (_, regressor) = await S.GetJsonAsync("v2/models/regressor");
         Assert.Equal("FP64", regressor.GetProperty("inputs")[0].GetProperty("datatype").GetString());
         Assert.Equal("predictions", regressor.GetProperty("outputs")[0].GetProperty("name").GetString());
+
+        // The config declares no inputs: once loaded, the dashboard shows the model's own (for its try-it panel).
+        var (_, dashboard) = await S.GetJsonAsync("api/dashboard");
+        var row = dashboard.GetProperty("models").EnumerateArray().Single(m => m.GetProperty("name").GetString() == "multiclass");
+        Assert.Equal([-1, F], row.GetProperty("inputs")[0].GetProperty("shape").EnumerateArray().Select(e => e.GetInt32()));
     }
 
     [Theory]
