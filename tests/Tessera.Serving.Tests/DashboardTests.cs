@@ -14,7 +14,11 @@ public sealed class DashboardTests
     public async Task Dashboard_lists_models_runs_the_image_try_it_panel_and_renders_a_non_blank_page()
     {
         Assert.True(File.Exists(Chromium), $"{Chromium} is missing: test.sh installs it with apt-get install chromium");
-        await using var s = await TestServer.StartAsync(prepare: repo => NativeModels.WriteImageModel(repo, "digits"));
+        await using var s = await TestServer.StartAsync(prepare: repo =>
+        {
+            NativeModels.WriteImageModel(repo, "digits");
+            TestServer.CopyDirectory(Path.Combine(BundledRepositoryTests.Bundled, "breast-cancer"), Path.Combine(repo, "breast-cancer"));
+        });
         string ones = string.Join(",", Enumerable.Repeat(1, 16));
         for (int i = 0; i < 5; i++)
             await s.PostJsonAsync("v2/models/simple/infer", $$"""{"inputs":[{"name":"INPUT0","datatype":"INT32","shape":[1,16],"data":[{{ones}}]},{"name":"INPUT1","datatype":"INT32","shape":[1,16],"data":[{{ones}}]}]}""");
@@ -48,6 +52,13 @@ public sealed class DashboardTests
         await page.ClickAsync("#send");
         await page.WaitForFunctionAsync("() => document.getElementById('result').textContent.includes('HTTP 200')", null, new PageWaitForFunctionOptions { Timeout = 15000 });
         Assert.Contains("LOGITS: class", await page.TextContentAsync("#result"));
+
+        // A tree model gets a text box of 30 features (no canvas) and answers with a label.
+        await page.SelectOptionAsync("#model", "breast-cancer");
+        Assert.False(await page.IsVisibleAsync("#draw"), "an FP32 [-1,30] input is not an image");
+        await page.ClickAsync("#send");
+        await page.WaitForFunctionAsync("() => document.getElementById('result').textContent.includes('\"label\"')", null, new PageWaitForFunctionOptions { Timeout = 15000 });
+        Assert.Contains("HTTP 200", await page.TextContentAsync("#result"));
 
         var png = await page.ScreenshotAsync(new PageScreenshotOptions { FullPage = true });
         File.WriteAllBytes(Path.Combine(AppContext.BaseDirectory, "dashboard.png"), png);

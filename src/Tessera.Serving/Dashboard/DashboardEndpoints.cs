@@ -1,8 +1,10 @@
 using System.Diagnostics;
+using System.Globalization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Tessera.Serving.Backends;
 using Tessera.Serving.Hosting;
 using Tessera.Serving.Http;
 using Tessera.Serving.Metrics;
@@ -76,15 +78,13 @@ public static class DashboardEndpoints
                 w.WriteNumber("p99_ms", Math.Round(p99, 3));
                 w.WriteNumber("overhead_us", Math.Round(overhead, 1));
                 w.WriteStartArray("inputs");
-                var config = repository.Find(row.Name)?.Config;
-                foreach (var t in config?.Inputs ?? [])
+                foreach (var t in Signature(row))
                 {
                     w.WriteStartObject();
                     w.WriteString("name", t.Name);
                     w.WriteString("datatype", t.DataType.Name());
                     w.WriteStartArray("shape");
-                    if (config!.MaxBatchSize > 0) w.WriteNumberValue(-1);
-                    foreach (var d in t.Dims) w.WriteNumberValue(d);
+                    foreach (var d in t.Shape) w.WriteNumberValue(d);
                     w.WriteEndArray();
                     w.WriteEndObject();
                 }
@@ -95,5 +95,14 @@ public static class DashboardEndpoints
             w.WriteEndObject();
         }));
         return app;
+
+        // The config's inputs, else (a config that declares none, e.g. a trees model) the loaded model's own.
+        IEnumerable<TensorSpec> Signature(ModelIndexEntry row)
+        {
+            var config = repository.Find(row.Name)?.Config;
+            if (config is { Inputs.Count: > 0 })
+                return config.Inputs.Select(t => new TensorSpec(t.Name, t.DataType, config.MaxBatchSize > 0 ? [-1, .. t.Dims] : t.Dims));
+            return long.TryParse(row.Version, CultureInfo.InvariantCulture, out long v) && cache.Peek(row.Name, v) is { } loaded ? loaded.Inputs : [];
+        }
     }
 }

@@ -66,6 +66,7 @@ public static class ServingHost
         builder.Services.AddSingleton<IModelBackendFactory, TesseraOnnxBackendFactory>();
         builder.Services.AddSingleton<IModelBackendFactory, OnnxRuntimeBackendFactory>();
         builder.Services.AddSingleton<IModelBackendFactory, TextClassifierBackendFactory>();
+        builder.Services.AddSingleton<IModelBackendFactory, TreeEnsembleBackendFactory>();
         services?.Invoke(builder.Services);
         builder.Services.AddSingleton<BackendRegistry>();
         builder.Services.AddSingleton<ModelCache>();

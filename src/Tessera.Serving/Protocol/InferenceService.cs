@@ -99,7 +99,7 @@ public sealed class InferenceService(ModelCache cache, ServingOptions options)
         }
         string platform = config.Platform.Length > 0 ? config.Platform
             : config.Backend.Length > 0 ? config.Backend
-            : engine == "onnxruntime" ? "onnxruntime_onnx" : "tessera_onnx";
+            : engine switch { "onnxruntime" => "onnxruntime_onnx", "" or "tessera" => "tessera_onnx", _ => engine };
         return new ModelMetadata(name, [.. entry.ServedVersions.Select(x => x.ToString(System.Globalization.CultureInfo.InvariantCulture))], platform, inputs, outputs);
     }
 
