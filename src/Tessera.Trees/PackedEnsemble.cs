@@ -94,12 +94,7 @@ internal sealed class PackedEnsemble
                     var slots = _slotOf[i]!;
                     for (int r = 0; r < count; r++) cur[r] = slots[tree.Leaf(new ReadOnlySpan<float>(block + (long)r * m, m))];
                 }
-                else if (_depth[i] <= LockstepDepth)
-                {
-                    for (int r = 0; r < count; r++) cur[r] = root;
-                    for (int level = _depth[i]; level > 0; level--)
-                        for (int r = 0; r < count; r++) cur[r] = Step(nodes, cur[r], block + (long)r * m);
-                }
+                else if (_depth[i] <= LockstepDepth) WalkLockstep(nodes, root, _depth[i], block, m, count, cur);
                 else
                 {
                     for (int r = 0; r < count; r++)
@@ -110,11 +105,7 @@ internal sealed class PackedEnsemble
                         cur[r] = node;
                     }
                 }
-                if (_perLeaf == 1)
-                {
-                    int target = i % outputs;
-                    for (int r = 0; r < count; r++) o[(long)(r0 + r) * outputs + target] += scale * values[nodes[cur[r]].Value];
-                }
+                if (_perLeaf == 1) AddLeafValues(nodes, values, cur, count, o + (long)r0 * outputs + i % outputs, outputs, scale);
                 else
                 {
                     for (int r = 0; r < count; r++)
@@ -126,6 +117,42 @@ internal sealed class PackedEnsemble
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// Walks <paramref name="count"/> rows down one tree, level by level: each level is a loop of independent
+    /// steps (one per row) that the CPU overlaps. Kept apart from <see cref="AddBlock"/> so the JIT keeps its few
+    /// variables in registers. The root is the same for every row, so the first level reads it once.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static unsafe void WalkLockstep(Node* nodes, int root, int depth, float* block, int m, int count, int* cur)
+    {
+        Node top = nodes[root];
+        if (depth == 0)
+        {
+            for (int r = 0; r < count; r++) cur[r] = root;
+            return;
+        }
+        int f = top.FeatureAndDefault & int.MaxValue, dl = (int)((uint)top.FeatureAndDefault >> 31), child = top.Child + 1;
+        float t = top.Threshold;
+        float* x = block + f;
+        for (int r = 0; r < count; r++, x += m)
+        {
+            float v = *x;
+            cur[r] = child - ((v < t ? 1 : 0) | ((v >= t ? 0 : 1) & dl));
+        }
+        for (int level = depth - 1; level > 0; level--)
+        {
+            float* row = block;
+            for (int r = 0; r < count; r++, row += m) cur[r] = Step(nodes, cur[r], row);
+        }
+    }
+
+    /// <summary>dst[r * stride] += scale * value of leaf cur[r], for single-value leaves (boosting).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static unsafe void AddLeafValues(Node* nodes, double* values, int* cur, int count, double* dst, int stride, double scale)
+    {
+        for (int r = 0; r < count; r++, dst += stride) *dst += scale * values[nodes[cur[r]].Value];
     }
 
     /// <summary>One step down: left when x &lt; threshold, or when x is NaN and the default is left.</summary>

@@ -25,6 +25,7 @@ public static partial class OnnxOperators
         AddMisc(t);
         AddRecurrent(t);
         AddQuantized(t);
+        AddTraining(t);
         return t;
     }
 
