@@ -110,7 +110,9 @@ public static partial class GemmKernel
 
         // One row block (m <= MC): pack A once per k-block, then pack each B micro-panel right before
         // it is used, so the packed panel is still in L1 for the whole sweep over A (skinny problems).
-        bool fused = m <= MC;
+        // Not for short k (e.g. a 3×3×3 first conv layer, k = 27): there the few-row strided panel copies
+        // were slower than packing the whole KC×NC block row by row.
+        bool fused = m <= MC && k >= 128;
         for (int jc = 0; jc < n; jc += NC)
         {
             int nc = Math.Min(NC, n - jc);
