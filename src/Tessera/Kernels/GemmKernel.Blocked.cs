@@ -173,6 +173,20 @@ public static partial class GemmKernel
             {
                 MicroKernel(kind, kc, apanel, bpanel, cij, ldc, alpha, beta, MR, NR);
             }
+            else if (typeof(T) == typeof(float) && kind == GemmKernelKind.Avx512 && mr <= 8)
+            {
+                // Bottom tile with few rows (m = 64 leaves 4 of 12, m = 32 leaves 8): a shorter kernel
+                // on the same panel skips the zero padding rows' FMAs.
+                // Writes straight to C only when the variant's rows are exactly the valid rows.
+                int rows = mr <= 4 ? 4 : 8;
+                bool direct = nr == NR && mr == rows;
+                float* dst = direct ? (float*)cij : (float*)tile;
+                long ld = direct ? ldc : NR;
+                float al = direct ? Unsafe.BitCast<T, float>(alpha) : 1f, be = direct ? Unsafe.BitCast<T, float>(beta) : 0f;
+                if (rows == 4) KernelF32Avx512Rows4(kc, (float*)apanel, (float*)bpanel, dst, ld, al, be);
+                else KernelF32Avx512Rows8(kc, (float*)apanel, (float*)bpanel, dst, ld, al, be);
+                if (!direct) MergeEdge(mr, nr, tile, NR, cij, ldc, alpha, beta);
+            }
             else
             {
                 // Edge tile: compute the full MR×NR tile into scratch (packed panels are zero-padded) and
