@@ -349,9 +349,9 @@ public static partial class GemmKernel
                     }
                 }
             }
-            else if (typeof(T) == typeof(float) && simd && nr == NR && NR % 8 == 0)
+            else if (typeof(T) == typeof(float) && simd && nr >= 8 && NR % 8 == 0)
             {
-                PackBTransF32Avx((float*)(b + (long)jr * ldb), ldb, kc, (float*)dst, NR);
+                PackBTransF32Avx((float*)(b + (long)jr * ldb), ldb, kc, (float*)dst, NR, nr);
             }
             else
             {
