@@ -26,6 +26,7 @@ public static partial class OnnxOperators
         AddRecurrent(t);
         AddQuantized(t);
         AddTraining(t);
+        AddSignal(t);
         return t;
     }
 
