@@ -2,7 +2,10 @@ using Tessera.Graphs;
 
 namespace Tessera.Onnx;
 
-/// <summary>The opset-17 signal operators: DFT, STFT and MelWeightMatrix (see <c>Graphs/Ops/SpectralOps.cs</c>).</summary>
+/// <summary>
+/// The opset-17 signal operators DFT, STFT and MelWeightMatrix (<c>Graphs/Ops/SpectralOps.cs</c>) and the text
+/// feature operator TfIdfVectorizer (<c>Graphs/Ops/TfIdfOps.cs</c>).
+/// </summary>
 public static partial class OnnxOperators
 {
     private static void AddSignal(Dictionary<string, OnnxOpBuilder> t)
@@ -41,6 +44,18 @@ public static partial class OnnxOperators
             Node[] ps = [c.Required(0), c.Required(1), c.Required(2), c.Required(3), c.Required(4)];
             return One(c.Bind("MelWeightMatrix", [], ps, v => new MelWeightMatrixOp(checked((int)v[0].ToScalar()), checked((int)v[1].ToScalar()),
                 checked((int)v[2].ToScalar()), v[3].ToScalar(), v[4].ToScalar(), dtype), (_, _) => Unknown(dtype, 2)));
+        };
+        t["TfIdfVectorizer"] = c =>
+        {
+            if (c.Has("pool_strings")) throw c.Unsupported("pool_strings (string tokens)");
+            var mode = c.String("mode", "TF") switch
+            {
+                "TF" => TfIdfMode.TF, "IDF" => TfIdfMode.IDF, "TFIDF" => TfIdfMode.TFIDF,
+                var m => throw c.Unsupported($"mode '{m}'"),
+            };
+            var op = new TfIdfVectorizerOp((int)c.Int("min_gram_length", 1), (int)c.Int("max_gram_length", 1), (int)c.Int("max_skip_count", 0), mode,
+                c.Ints("pool_int64s") ?? [], c.Ints("ngram_counts") ?? [], c.Ints("ngram_indexes") ?? [], c.Floats("weights")?.Select(w => (double)w).ToArray());
+            return One(c.Graph.Apply(op, c.Required(0)));
         };
     }
 }
