@@ -9,7 +9,7 @@ internal static class Spectral
 {
     public static void ExpectComplexLayout(string op, TensorType t)
     {
-        if (!t.DType.IsFloatingPoint() || t.DType == DType.Float16)
+        if (t.DType is not (DType.Float32 or DType.Float64))
             throw new DTypeMismatchException(op, $"dtype {t.DType.Name()} is not supported (float32 or float64)");
         if (t.Rank < 2 || t.Shape[^1] is not (1 or 2 or -1))
             throw new ShapeMismatchException(op, $"input {ShapeMath.Format(t.Shape)} must end in an axis of 1 (real) or 2 (complex)");
