@@ -4,7 +4,7 @@ namespace Tessera.Onnx;
 
 /// <summary>
 /// The opset-17 signal operators DFT, STFT and MelWeightMatrix (<c>Graphs/Ops/SpectralOps.cs</c>) and the text
-/// feature operator TfIdfVectorizer (<c>Graphs/Ops/TfIdfOps.cs</c>).
+/// feature operator TfIdfVectorizer (<c>Graphs/Ops/TfIdfOps.cs</c>), and RoiAlign (<c>Graphs/Ops/RoiAlignOp.cs</c>).
 /// </summary>
 public static partial class OnnxOperators
 {
@@ -56,6 +56,17 @@ public static partial class OnnxOperators
             var op = new TfIdfVectorizerOp((int)c.Int("min_gram_length", 1), (int)c.Int("max_gram_length", 1), (int)c.Int("max_skip_count", 0), mode,
                 c.Ints("pool_int64s") ?? [], c.Ints("ngram_counts") ?? [], c.Ints("ngram_indexes") ?? [], c.Floats("weights")?.Select(w => (double)w).ToArray());
             return One(c.Graph.Apply(op, c.Required(0)));
+        };
+        t["RoiAlign"] = c =>
+        {
+            // Opset 16 added coordinate_transformation_mode with default half_pixel; before, regions were not shifted.
+            var ctm = c.String("coordinate_transformation_mode", c.Opset >= 16 ? "half_pixel" : "output_half_pixel");
+            if (ctm is not ("half_pixel" or "output_half_pixel")) throw c.Unsupported($"coordinate_transformation_mode '{ctm}'");
+            var mode = c.String("mode", "avg");
+            if (mode is not ("avg" or "max")) throw c.Unsupported($"mode '{mode}'");
+            var op = new RoiAlignOp((int)c.Int("output_height", 1), (int)c.Int("output_width", 1), (int)c.Int("sampling_ratio", 0),
+                c.Float("spatial_scale", 1f), ctm == "half_pixel", mode == "max");
+            return One(c.Graph.Apply(op, c.Required(0), c.Required(1), c.Required(2)));
         };
     }
 }
