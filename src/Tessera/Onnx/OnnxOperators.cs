@@ -27,6 +27,7 @@ public static partial class OnnxOperators
         AddQuantized(t);
         AddTraining(t);
         AddSignal(t);
+        AddControl(t);
         return t;
     }
 
