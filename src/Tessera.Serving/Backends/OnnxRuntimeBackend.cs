@@ -36,6 +36,11 @@ public sealed class OnnxRuntimeBackend : IModelBackend
         _options = new SessionOptions();
         if (config.Parameters.TryGetValue("intra_op_threads", out var t) && int.TryParse(t, out var threads))
             _options.IntraOpNumThreads = threads;
+        // ORT's intra-op workers spin-wait between parallel sections by default. In a server the same cores decode
+        // requests and run other instances, and the spinning starves them: resnet18 at concurrency 64 on 2 cores went
+        // from 3.3 to 18.1 QPS with it off (docs/benchmarks-serving.md). Off unless allow_spinning is "1".
+        bool spin = config.Parameters.TryGetValue("allow_spinning", out var s) && s is "1" or "true";
+        _options.AddSessionConfigEntry("session.intra_op.allow_spinning", spin ? "1" : "0");
         try { _session = new InferenceSession(path, _options); }
         catch (OnnxRuntimeException e)
         {
