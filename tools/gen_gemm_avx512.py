@@ -4,7 +4,8 @@ import sys
 MRF = int(sys.argv[1]) if len(sys.argv) > 1 else 12   # float tile rows (NR = 32 floats = 2 zmm)
 MRD = int(sys.argv[2]) if len(sys.argv) > 2 else 12   # double tile rows (NR = 16 doubles = 2 zmm)
 
-def kernel(name, T, MR, NV, W, unroll):
+def kernel(name, T, MR, NV, W, unroll, AS=None):
+    AS = AS or MR  # A panel stride per k (the packed panel height); MR rows of it are used
     NR = NV*W
     L = []
     L.append(f"    [MethodImpl(MethodImplOptions.AggressiveOptimization)]")
@@ -18,7 +19,7 @@ def kernel(name, T, MR, NV, W, unroll):
         for v in range(NV):
             s.append(f"            b{v} = Avx512F.LoadVector512(b + {u*NR + v*W});")
         for i in range(MR):
-            s.append(f"            av = Vector512.Create(a[{u*MR + i}]);")
+            s.append(f"            av = Vector512.Create(a[{u*AS + i}]);")
             for v in range(NV):
                 s.append(f"            c{i}_{v} = Avx512F.FusedMultiplyAdd(av, b{v}, c{i}_{v});")
         return s
@@ -31,13 +32,13 @@ def kernel(name, T, MR, NV, W, unroll):
     L.append(f"        for (; p + {unroll} <= kc; p += {unroll})")
     L.append("        {")
     for u in range(unroll): L += step(u)
-    L.append(f"            a += {MR*unroll};")
+    L.append(f"            a += {AS*unroll};")
     L.append(f"            b += {NR*unroll};")
     L.append("        }")
     L.append("        for (; p < kc; p++)")
     L.append("        {")
     L += step(0)
-    L.append(f"            a += {MR};")
+    L.append(f"            a += {AS};")
     L.append(f"            b += {NR};")
     L.append("        }")
     L.append(f"        var alphaV = Vector512.Create(alpha);")
@@ -71,6 +72,10 @@ public static partial class GemmKernel
     /// <summary>{MRF}×32 float micro-kernel: C[{MRF}×32] = alpha·Ap·Bp + beta·C, {2*MRF} zmm accumulators.</summary>""")
 print(kernel("KernelF32Avx512", "float", MRF, 2, 16, 4))
 print()
+for r in (4, 8):
+    print(f"    /// <summary>Edge variant: the first {r} rows of a {MRF}-row packed float panel (bottom tiles of m ≡ 1..{r} mod {MRF}).</summary>")
+    print(kernel(f"KernelF32Avx512Rows{r}", "float", r, 2, 16, 4, MRF))
+    print()
 print(f"    /// <summary>{MRD}×16 double micro-kernel: C[{MRD}×16] = alpha·Ap·Bp + beta·C, {2*MRD} zmm accumulators.</summary>")
 print(kernel("KernelF64Avx512", "double", MRD, 2, 8, 4))
 print("}")

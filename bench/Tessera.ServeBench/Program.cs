@@ -1,6 +1,9 @@
 // Helpers for bench/serve.sh:
 //   peer PORT MODEL.onnx         the endpoint a .NET user would write first: minimal API + ONNX Runtime, OIP JSON for `simple`
-//   inproc MODEL_DIR N SECONDS   the server's engine (ONNX Runtime backend) called in-process from N concurrent workers
+//   inproc MODEL_DIR N SECONDS [BATCH]   the server's backend for that config called in-process from N concurrent
+//                                workers (rows/s, p50 µs, p99 µs); BATCH rows per call (default 1)
+//   batch-gain MODEL.onnx THREADS REPS 1,4,8,16   per-image latency of the serving backends (native, ORT) by batch size,
+//                                batch sizes and engines interleaved within each repetition so both see the same load
 //   grpc-body OUT                a gRPC-framed ModelInferRequest for `simple` (raw contents), for h2load
 using System.Buffers.Binary;
 using System.Diagnostics;
@@ -11,6 +14,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.ML.OnnxRuntime;
 using Tessera.Serving.Backends;
 using Tessera.Serving.Grpc.Inference;
@@ -20,9 +24,10 @@ using Tessera.Serving.Repository;
 switch (args[0])
 {
     case "peer": Peer(int.Parse(args[1]), args[2]); break;
-    case "inproc": InProcess(args[1], int.Parse(args[2]), double.Parse(args[3])); break;
+    case "inproc": InProcess(args[1], int.Parse(args[2]), double.Parse(args[3]), args.Length > 4 ? int.Parse(args[4]) : 1); break;
     case "grpc-body": GrpcBody(args[1]); break;
-    default: Console.Error.WriteLine("usage: peer PORT MODEL | inproc MODEL_DIR N SECONDS | grpc-body OUT"); return 2;
+    case "batch-gain": BatchGain(args[1], int.Parse(args[2]), int.Parse(args[3]), [.. args[4].Split(',').Select(int.Parse)]); break;
+    default: Console.Error.WriteLine("usage: peer PORT MODEL | inproc MODEL_DIR N SECONDS [BATCH] | grpc-body OUT"); return 2;
 }
 return 0;
 
@@ -60,13 +65,29 @@ static void Peer(int port, string modelPath)
     app.Run();
 }
 
-static void InProcess(string modelDir, int workers, double seconds)
+static void InProcess(string modelDir, int workers, double seconds, int batch)
 {
+    // The engine the server would pick for this config (engine parameter, else native first), called directly.
     var config = ModelConfig.Load(modelDir, Path.GetFileName(modelDir.TrimEnd('/')));
-    using var backend = new OnnxRuntimeBackendFactory().Load(config, Path.Combine(modelDir, "1"));
-    var a = InferTensor.FromArray("INPUT0", DataType.Int32, [1, 16], Enumerable.Range(0, 16).ToArray());
-    var b = InferTensor.FromArray("INPUT1", DataType.Int32, [1, 16], Enumerable.Repeat(1, 16).ToArray());
-    for (int i = 0; i < 2000; i++) backend.Infer([a, b], null);
+    string version = Path.Combine(modelDir, "1");
+    var registry = new BackendRegistry([new TesseraOnnxBackendFactory(), new OnnxRuntimeBackendFactory()], NullLogger<BackendRegistry>.Instance);
+    using var backend = registry.Load(config, version);
+    Console.Error.WriteLine($"in-process engine: {backend.Engine}");
+    var rng = new Random(0);
+    var inputs = backend.Inputs.Select(spec =>
+    {
+        long[] shape = [.. spec.Shape.Select((d, i) => d >= 0 ? d : i == 0 ? batch : 1)];
+        int n = (int)InferTensor.ElementCountOf(shape);
+        return spec.DataType switch
+        {
+            DataType.Int32 => InferTensor.FromArray(spec.Name, spec.DataType, shape, Enumerable.Range(0, n).Select(i => i % 16).ToArray()),
+            DataType.FP32 => InferTensor.FromArray(spec.Name, spec.DataType, shape, Enumerable.Range(0, n).Select(_ => rng.NextSingle()).ToArray()),
+            _ => throw new NotSupportedException($"inproc fills INT32 and FP32 inputs, not {spec.DataType}"),
+        };
+    }).ToArray();
+    // Warm up for a second (JIT, ORT arenas), at least three runs.
+    var warm = Stopwatch.StartNew();
+    for (int i = 0; i < 3 || warm.Elapsed.TotalSeconds < 1; i++) backend.Infer(inputs, null);
     long count = 0;
     var latencies = new List<double>[workers];
     var stop = Stopwatch.StartNew();
@@ -76,7 +97,7 @@ static void InProcess(string modelDir, int workers, double seconds)
         while (stop.Elapsed.TotalSeconds < seconds)
         {
             long t0 = Stopwatch.GetTimestamp();
-            backend.Infer([a, b], null);
+            backend.Infer(inputs, null);
             mine.Add((Stopwatch.GetTimestamp() - t0) * 1e6 / Stopwatch.Frequency);
             Interlocked.Increment(ref count);
         }
@@ -84,8 +105,51 @@ static void InProcess(string modelDir, int workers, double seconds)
     threads.ForEach(t => t.Start());
     threads.ForEach(t => t.Join());
     var all = latencies.SelectMany(l => l).Order().ToArray();
-    Console.WriteLine($"{count / stop.Elapsed.TotalSeconds:F0} {all[all.Length / 2]:F0} {all[(int)(all.Length * 0.99)]:F0}");
+    // Rows per second (requests x batch), p50 and p99 of one call in microseconds.
+    Console.WriteLine($"{count * batch / stop.Elapsed.TotalSeconds:F1} {all[all.Length / 2]:F0} {all[(int)(all.Length * 0.99)]:F0}");
 }
+
+static void BatchGain(string model, int threads, int reps, int[] batches)
+{
+    Tessera.Kernels.GemmKernel.MaxThreads = threads; // the native engine's GEMMs; its conv im2col loop uses the pool as is
+    string dir = Path.GetDirectoryName(Path.GetFullPath(model))!;
+    var config = new ModelConfig
+    {
+        Name = "m", DefaultModelFilename = Path.GetFileName(model),
+        Parameters = new Dictionary<string, string> { ["intra_op_threads"] = threads.ToString() },
+    };
+    var engines = new (string Name, IModelBackend Backend)[]
+    {
+        ("native", new TesseraOnnxBackendFactory().Load(config, dir)),
+        ("ort", new OnnxRuntimeBackendFactory().Load(config, dir)),
+    };
+    var rng = new Random(0);
+    var spec = engines[0].Backend.Inputs[0];
+    var inputs = batches.ToDictionary(b => b, b =>
+    {
+        long[] shape = [b, .. spec.Shape.Skip(1)];
+        return new[] { InferTensor.FromArray(spec.Name, DataType.FP32, shape, Enumerable.Range(0, (int)InferTensor.ElementCountOf(shape)).Select(_ => rng.NextSingle()).ToArray()) };
+    });
+    var times = engines.ToDictionary(e => e.Name, _ => batches.ToDictionary(b => b, _ => new List<double>()));
+    foreach (var (_, backend) in engines) foreach (int b in batches) backend.Infer(inputs[b], null); // warm-up
+    for (int r = 0; r < reps; r++)
+        foreach (int b in batches)
+            foreach (var (name, backend) in engines)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                backend.Infer(inputs[b], null);
+                times[name][b].Add((Stopwatch.GetTimestamp() - t0) * 1e3 / Stopwatch.Frequency / b);
+            }
+    Console.WriteLine($"threads {threads}, {reps} reps; median ms per image (gain vs batch 1)");
+    foreach (var (name, backend) in engines)
+    {
+        double one = Median(times[name][batches[0]]);
+        Console.WriteLine($"{name}: " + string.Join("  ", batches.Select(b => $"b{b} {Median(times[name][b]):F1} ({one / Median(times[name][b]):F2}x)")));
+        backend.Dispose();
+    }
+}
+
+static double Median(List<double> v) { v.Sort(); return v[v.Count / 2]; }
 
 static void GrpcBody(string path)
 {

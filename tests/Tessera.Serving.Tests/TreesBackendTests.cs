@@ -221,6 +221,27 @@ public sealed class TreesBackendTests(TreesServer shared) : IClassFixture<TreesS
     }
 
     [Fact]
+    public async Task Concurrent_binary_requests_through_the_batcher_each_read_their_own_pooled_body()
+    {
+        // Request bodies live in pooled buffers that go back to the pool when a request ends; if one went back
+        // while a batch still read it, another request's rows would leak into these answers.
+        async Task<(double[] X, float[] P)> One(int i)
+        {
+            var x = TreesServer.Rows(1 + i % 3, 500 + i);
+            var blob = MemoryMarshal.AsBytes(TreesServer.AsFloats(x).AsSpan()).ToArray();
+            string header = $$$"""{"inputs":[{"name":"input","datatype":"FP32","shape":[{{{x.Length / F}}},{{{F}}}],"parameters":{"binary_data_size":{{{blob.Length}}}}}],"outputs":[{"name":"probabilities","parameters":{"binary_data":true}}]}""";
+            using var response = await S.Http.PostAsync("v2/models/forest/infer", TestServer.Binary(header, blob));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            int headerLength = int.Parse(response.Headers.GetValues("Inference-Header-Content-Length").Single());
+            var bytes = await response.Content.ReadAsByteArrayAsync();
+            return (x, MemoryMarshal.Cast<byte, float>(bytes.AsSpan(headerLength)).ToArray());
+        }
+        for (int round = 0; round < 3; round++)
+            foreach (var (x, p) in await Task.WhenAll(Enumerable.Range(round * 20, 20).Select(One)))
+                Assert.Equal(shared.Expected("forest", x), p);
+    }
+
+    [Fact]
     public async Task Wrong_feature_count_returns_400_naming_both_shapes()
     {
         var x = TreesServer.Rows(2, 11)[..(2 * (F - 1))];

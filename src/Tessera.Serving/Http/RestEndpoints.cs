@@ -183,7 +183,10 @@ public static class RestEndpoints
         try
         {
             service.Cache.Resolve(name, version); // an unknown model or version is the first thing to report
-            var body = await HttpIo.ReadBodyAsync(ctx, options.MaxRequestBodyBytes);
+            // Returned to the pool when this method ends, after the response is written: by then no batch can
+            // still be reading it (a request taken into a batch waits for that batch, even past its timeout).
+            using var pooled = await HttpIo.ReadPooledBodyAsync(ctx, options.MaxRequestBodyBytes);
+            var body = pooled.Memory;
             long? headerLength = null;
             if (ctx.Request.Headers.TryGetValue("Inference-Header-Content-Length", out var hv))
             {

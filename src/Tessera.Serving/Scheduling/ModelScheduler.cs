@@ -183,7 +183,11 @@ public sealed class ModelScheduler : IDisposable
         catch (OperationCanceledException) when (_stop.IsCancellationRequested) { }
         finally
         {
-            carry?.Result.TrySetException(InferenceException.Unavailable($"model '{_model}' was unloaded"));
+            // Requests taken into a batch that never ran (stopped while collecting) must not wait forever: a taken
+            // request's caller waits for its result even past its timeout. Results already set are unaffected.
+            var unloaded = InferenceException.Unavailable($"model '{_model}' was unloaded");
+            carry?.Result.TrySetException(unloaded);
+            foreach (var p in batch) p.Result.TrySetException(unloaded);
         }
     }
 

@@ -22,6 +22,7 @@ public static class AxisMapKernel
             case DType.UInt16: Run(x, maps, (ushort)fill, y); break;
             case DType.UInt32: Run(x, maps, (uint)fill, y); break;
             case DType.UInt64: Run(x, maps, (ulong)fill, y); break;
+            case DType.BFloat16: Run(x, maps, (BFloat16)fill, y); break;
             default: throw new DTypeMismatchException("AxisMap", $"dtype {x.DType.Name()} is not supported");
         }
     }

@@ -19,6 +19,7 @@ public static class CastKernel
             case DType.UInt16: From<ushort>(x, y); break;
             case DType.UInt32: From<uint>(x, y); break;
             case DType.UInt64: From<ulong>(x, y); break;
+            case DType.BFloat16: From<BFloat16>(x, y); break;
             default: throw new DTypeMismatchException("Cast", $"casting from {x.DType.Name()} is not supported");
         }
     }
@@ -49,6 +50,7 @@ public static class CastKernel
             case DType.UInt16: ElementwiseKernels.Cast<TFrom, ushort>(x, y); break;
             case DType.UInt32: ElementwiseKernels.Cast<TFrom, uint>(x, y); break;
             case DType.UInt64: ElementwiseKernels.Cast<TFrom, ulong>(x, y); break;
+            case DType.BFloat16: ElementwiseKernels.Cast<TFrom, BFloat16>(x, y); break;
             default: throw new DTypeMismatchException("Cast", $"casting to {y.DType.Name()} is not supported");
         }
     }

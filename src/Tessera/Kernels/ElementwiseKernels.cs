@@ -211,6 +211,7 @@ internal static class ScalarConvert
             typeof(TFrom) == typeof(double) ? Unsafe.As<TFrom, double>(ref v) :
             typeof(TFrom) == typeof(bool) ? (Unsafe.As<TFrom, bool>(ref v) ? 1 : 0) :
             typeof(TFrom) == typeof(Half) ? (double)Unsafe.As<TFrom, Half>(ref v) :
+            typeof(TFrom) == typeof(BFloat16) ? (double)Unsafe.As<TFrom, BFloat16>(ref v) :
             typeof(TFrom) == typeof(ulong) ? Unsafe.As<TFrom, ulong>(ref v) :
             IsInteger<TFrom>() ? Bits(v) :
             throw new NotSupportedException(typeof(TFrom).Name);
@@ -221,6 +222,8 @@ internal static class ScalarConvert
         if (typeof(TTo) == typeof(ulong)) { ulong r = d < 0 ? (ulong)(long)d : (ulong)d; return Unsafe.As<ulong, TTo>(ref r); }
         if (typeof(TTo) == typeof(bool)) { bool r = d != 0; return Unsafe.As<bool, TTo>(ref r); }
         if (typeof(TTo) == typeof(Half)) { Half r = (Half)d; return Unsafe.As<Half, TTo>(ref r); }
+        // float32 first, then truncate: double → bfloat16 directly could differ from float32 → bfloat16 in the last bit.
+        if (typeof(TTo) == typeof(BFloat16)) { BFloat16 r = (BFloat16)(float)d; return Unsafe.As<BFloat16, TTo>(ref r); }
         // The narrow integers (uint8, int8, int16, uint16, uint32): truncate toward zero, then wrap.
         if (IsInteger<TTo>()) return FromBits<TTo>(double.IsNaN(d) ? 0 : (long)d);
         throw new NotSupportedException(typeof(TTo).Name);

@@ -299,6 +299,334 @@ public static partial class GemmKernel
         }
     }
 
+    /// <summary>Edge variant: the first 4 rows of a 12-row packed float panel (bottom tiles of m ≡ 1..4 mod 12).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void KernelF32Avx512Rows4(int kc, float* a, float* b, float* c, long ldc, float alpha, float beta)
+    {
+        Vector512<float> c0_0 = default, c0_1 = default, c1_0 = default, c1_1 = default, c2_0 = default, c2_1 = default, c3_0 = default, c3_1 = default;
+        Vector512<float> b0, b1, av;
+        // C rows are far apart (ldc) and not touched until the end: start fetching them now.
+        Sse.Prefetch0(c + 0 * ldc + 0);
+        Sse.Prefetch0(c + 0 * ldc + 16);
+        Sse.Prefetch0(c + 1 * ldc + 0);
+        Sse.Prefetch0(c + 1 * ldc + 16);
+        Sse.Prefetch0(c + 2 * ldc + 0);
+        Sse.Prefetch0(c + 2 * ldc + 16);
+        Sse.Prefetch0(c + 3 * ldc + 0);
+        Sse.Prefetch0(c + 3 * ldc + 16);
+        int p = 0;
+        for (; p + 4 <= kc; p += 4)
+        {
+            b0 = Avx512F.LoadVector512(b + 0);
+            b1 = Avx512F.LoadVector512(b + 16);
+            av = Vector512.Create(a[0]);
+            c0_0 = Avx512F.FusedMultiplyAdd(av, b0, c0_0);
+            c0_1 = Avx512F.FusedMultiplyAdd(av, b1, c0_1);
+            av = Vector512.Create(a[1]);
+            c1_0 = Avx512F.FusedMultiplyAdd(av, b0, c1_0);
+            c1_1 = Avx512F.FusedMultiplyAdd(av, b1, c1_1);
+            av = Vector512.Create(a[2]);
+            c2_0 = Avx512F.FusedMultiplyAdd(av, b0, c2_0);
+            c2_1 = Avx512F.FusedMultiplyAdd(av, b1, c2_1);
+            av = Vector512.Create(a[3]);
+            c3_0 = Avx512F.FusedMultiplyAdd(av, b0, c3_0);
+            c3_1 = Avx512F.FusedMultiplyAdd(av, b1, c3_1);
+            b0 = Avx512F.LoadVector512(b + 32);
+            b1 = Avx512F.LoadVector512(b + 48);
+            av = Vector512.Create(a[12]);
+            c0_0 = Avx512F.FusedMultiplyAdd(av, b0, c0_0);
+            c0_1 = Avx512F.FusedMultiplyAdd(av, b1, c0_1);
+            av = Vector512.Create(a[13]);
+            c1_0 = Avx512F.FusedMultiplyAdd(av, b0, c1_0);
+            c1_1 = Avx512F.FusedMultiplyAdd(av, b1, c1_1);
+            av = Vector512.Create(a[14]);
+            c2_0 = Avx512F.FusedMultiplyAdd(av, b0, c2_0);
+            c2_1 = Avx512F.FusedMultiplyAdd(av, b1, c2_1);
+            av = Vector512.Create(a[15]);
+            c3_0 = Avx512F.FusedMultiplyAdd(av, b0, c3_0);
+            c3_1 = Avx512F.FusedMultiplyAdd(av, b1, c3_1);
+            b0 = Avx512F.LoadVector512(b + 64);
+            b1 = Avx512F.LoadVector512(b + 80);
+            av = Vector512.Create(a[24]);
+            c0_0 = Avx512F.FusedMultiplyAdd(av, b0, c0_0);
+            c0_1 = Avx512F.FusedMultiplyAdd(av, b1, c0_1);
+            av = Vector512.Create(a[25]);
+            c1_0 = Avx512F.FusedMultiplyAdd(av, b0, c1_0);
+            c1_1 = Avx512F.FusedMultiplyAdd(av, b1, c1_1);
+            av = Vector512.Create(a[26]);
+            c2_0 = Avx512F.FusedMultiplyAdd(av, b0, c2_0);
+            c2_1 = Avx512F.FusedMultiplyAdd(av, b1, c2_1);
+            av = Vector512.Create(a[27]);
+            c3_0 = Avx512F.FusedMultiplyAdd(av, b0, c3_0);
+            c3_1 = Avx512F.FusedMultiplyAdd(av, b1, c3_1);
+            b0 = Avx512F.LoadVector512(b + 96);
+            b1 = Avx512F.LoadVector512(b + 112);
+            av = Vector512.Create(a[36]);
+            c0_0 = Avx512F.FusedMultiplyAdd(av, b0, c0_0);
+            c0_1 = Avx512F.FusedMultiplyAdd(av, b1, c0_1);
+            av = Vector512.Create(a[37]);
+            c1_0 = Avx512F.FusedMultiplyAdd(av, b0, c1_0);
+            c1_1 = Avx512F.FusedMultiplyAdd(av, b1, c1_1);
+            av = Vector512.Create(a[38]);
+            c2_0 = Avx512F.FusedMultiplyAdd(av, b0, c2_0);
+            c2_1 = Avx512F.FusedMultiplyAdd(av, b1, c2_1);
+            av = Vector512.Create(a[39]);
+            c3_0 = Avx512F.FusedMultiplyAdd(av, b0, c3_0);
+            c3_1 = Avx512F.FusedMultiplyAdd(av, b1, c3_1);
+            a += 48;
+            b += 128;
+        }
+        for (; p < kc; p++)
+        {
+            b0 = Avx512F.LoadVector512(b + 0);
+            b1 = Avx512F.LoadVector512(b + 16);
+            av = Vector512.Create(a[0]);
+            c0_0 = Avx512F.FusedMultiplyAdd(av, b0, c0_0);
+            c0_1 = Avx512F.FusedMultiplyAdd(av, b1, c0_1);
+            av = Vector512.Create(a[1]);
+            c1_0 = Avx512F.FusedMultiplyAdd(av, b0, c1_0);
+            c1_1 = Avx512F.FusedMultiplyAdd(av, b1, c1_1);
+            av = Vector512.Create(a[2]);
+            c2_0 = Avx512F.FusedMultiplyAdd(av, b0, c2_0);
+            c2_1 = Avx512F.FusedMultiplyAdd(av, b1, c2_1);
+            av = Vector512.Create(a[3]);
+            c3_0 = Avx512F.FusedMultiplyAdd(av, b0, c3_0);
+            c3_1 = Avx512F.FusedMultiplyAdd(av, b1, c3_1);
+            a += 12;
+            b += 32;
+        }
+        var alphaV = Vector512.Create(alpha);
+        if (beta == 0)
+        {
+            Avx512F.Store(c + 0 * ldc + 0, Avx512F.Multiply(alphaV, c0_0));
+            Avx512F.Store(c + 0 * ldc + 16, Avx512F.Multiply(alphaV, c0_1));
+            Avx512F.Store(c + 1 * ldc + 0, Avx512F.Multiply(alphaV, c1_0));
+            Avx512F.Store(c + 1 * ldc + 16, Avx512F.Multiply(alphaV, c1_1));
+            Avx512F.Store(c + 2 * ldc + 0, Avx512F.Multiply(alphaV, c2_0));
+            Avx512F.Store(c + 2 * ldc + 16, Avx512F.Multiply(alphaV, c2_1));
+            Avx512F.Store(c + 3 * ldc + 0, Avx512F.Multiply(alphaV, c3_0));
+            Avx512F.Store(c + 3 * ldc + 16, Avx512F.Multiply(alphaV, c3_1));
+        }
+        else
+        {
+            var betaV = Vector512.Create(beta);
+            Avx512F.Store(c + 0 * ldc + 0, Avx512F.FusedMultiplyAdd(alphaV, c0_0, Avx512F.Multiply(betaV, Avx512F.LoadVector512(c + 0 * ldc + 0))));
+            Avx512F.Store(c + 0 * ldc + 16, Avx512F.FusedMultiplyAdd(alphaV, c0_1, Avx512F.Multiply(betaV, Avx512F.LoadVector512(c + 0 * ldc + 16))));
+            Avx512F.Store(c + 1 * ldc + 0, Avx512F.FusedMultiplyAdd(alphaV, c1_0, Avx512F.Multiply(betaV, Avx512F.LoadVector512(c + 1 * ldc + 0))));
+            Avx512F.Store(c + 1 * ldc + 16, Avx512F.FusedMultiplyAdd(alphaV, c1_1, Avx512F.Multiply(betaV, Avx512F.LoadVector512(c + 1 * ldc + 16))));
+            Avx512F.Store(c + 2 * ldc + 0, Avx512F.FusedMultiplyAdd(alphaV, c2_0, Avx512F.Multiply(betaV, Avx512F.LoadVector512(c + 2 * ldc + 0))));
+            Avx512F.Store(c + 2 * ldc + 16, Avx512F.FusedMultiplyAdd(alphaV, c2_1, Avx512F.Multiply(betaV, Avx512F.LoadVector512(c + 2 * ldc + 16))));
+            Avx512F.Store(c + 3 * ldc + 0, Avx512F.FusedMultiplyAdd(alphaV, c3_0, Avx512F.Multiply(betaV, Avx512F.LoadVector512(c + 3 * ldc + 0))));
+            Avx512F.Store(c + 3 * ldc + 16, Avx512F.FusedMultiplyAdd(alphaV, c3_1, Avx512F.Multiply(betaV, Avx512F.LoadVector512(c + 3 * ldc + 16))));
+        }
+    }
+
+    /// <summary>Edge variant: the first 8 rows of a 12-row packed float panel (bottom tiles of m ≡ 1..8 mod 12).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void KernelF32Avx512Rows8(int kc, float* a, float* b, float* c, long ldc, float alpha, float beta)
+    {
+        Vector512<float> c0_0 = default, c0_1 = default, c1_0 = default, c1_1 = default, c2_0 = default, c2_1 = default, c3_0 = default, c3_1 = default, c4_0 = default, c4_1 = default, c5_0 = default, c5_1 = default, c6_0 = default, c6_1 = default, c7_0 = default, c7_1 = default;
+        Vector512<float> b0, b1, av;
+        // C rows are far apart (ldc) and not touched until the end: start fetching them now.
+        Sse.Prefetch0(c + 0 * ldc + 0);
+        Sse.Prefetch0(c + 0 * ldc + 16);
+        Sse.Prefetch0(c + 1 * ldc + 0);
+        Sse.Prefetch0(c + 1 * ldc + 16);
+        Sse.Prefetch0(c + 2 * ldc + 0);
+        Sse.Prefetch0(c + 2 * ldc + 16);
+        Sse.Prefetch0(c + 3 * ldc + 0);
+        Sse.Prefetch0(c + 3 * ldc + 16);
+        Sse.Prefetch0(c + 4 * ldc + 0);
+        Sse.Prefetch0(c + 4 * ldc + 16);
+        Sse.Prefetch0(c + 5 * ldc + 0);
+        Sse.Prefetch0(c + 5 * ldc + 16);
+        Sse.Prefetch0(c + 6 * ldc + 0);
+        Sse.Prefetch0(c + 6 * ldc + 16);
+        Sse.Prefetch0(c + 7 * ldc + 0);
+        Sse.Prefetch0(c + 7 * ldc + 16);
+        int p = 0;
+        for (; p + 4 <= kc; p += 4)
+        {
+            b0 = Avx512F.LoadVector512(b + 0);
+            b1 = Avx512F.LoadVector512(b + 16);
+            av = Vector512.Create(a[0]);
+            c0_0 = Avx512F.FusedMultiplyAdd(av, b0, c0_0);
+            c0_1 = Avx512F.FusedMultiplyAdd(av, b1, c0_1);
+            av = Vector512.Create(a[1]);
+            c1_0 = Avx512F.FusedMultiplyAdd(av, b0, c1_0);
+            c1_1 = Avx512F.FusedMultiplyAdd(av, b1, c1_1);
+            av = Vector512.Create(a[2]);
+            c2_0 = Avx512F.FusedMultiplyAdd(av, b0, c2_0);
+            c2_1 = Avx512F.FusedMultiplyAdd(av, b1, c2_1);
+            av = Vector512.Create(a[3]);
+            c3_0 = Avx512F.FusedMultiplyAdd(av, b0, c3_0);
+            c3_1 = Avx512F.FusedMultiplyAdd(av, b1, c3_1);
+            av = Vector512.Create(a[4]);
+            c4_0 = Avx512F.FusedMultiplyAdd(av, b0, c4_0);
+            c4_1 = Avx512F.FusedMultiplyAdd(av, b1, c4_1);
+            av = Vector512.Create(a[5]);
+            c5_0 = Avx512F.FusedMultiplyAdd(av, b0, c5_0);
+            c5_1 = Avx512F.FusedMultiplyAdd(av, b1, c5_1);
+            av = Vector512.Create(a[6]);
+            c6_0 = Avx512F.FusedMultiplyAdd(av, b0, c6_0);
+            c6_1 = Avx512F.FusedMultiplyAdd(av, b1, c6_1);
+            av = Vector512.Create(a[7]);
+            c7_0 = Avx512F.FusedMultiplyAdd(av, b0, c7_0);
+            c7_1 = Avx512F.FusedMultiplyAdd(av, b1, c7_1);
+            b0 = Avx512F.LoadVector512(b + 32);
+            b1 = Avx512F.LoadVector512(b + 48);
+            av = Vector512.Create(a[12]);
+            c0_0 = Avx512F.FusedMultiplyAdd(av, b0, c0_0);
+            c0_1 = Avx512F.FusedMultiplyAdd(av, b1, c0_1);
+            av = Vector512.Create(a[13]);
+            c1_0 = Avx512F.FusedMultiplyAdd(av, b0, c1_0);
+            c1_1 = Avx512F.FusedMultiplyAdd(av, b1, c1_1);
+            av = Vector512.Create(a[14]);
+            c2_0 = Avx512F.FusedMultiplyAdd(av, b0, c2_0);
+            c2_1 = Avx512F.FusedMultiplyAdd(av, b1, c2_1);
+            av = Vector512.Create(a[15]);
+            c3_0 = Avx512F.FusedMultiplyAdd(av, b0, c3_0);
+            c3_1 = Avx512F.FusedMultiplyAdd(av, b1, c3_1);
+            av = Vector512.Create(a[16]);
+            c4_0 = Avx512F.FusedMultiplyAdd(av, b0, c4_0);
+            c4_1 = Avx512F.FusedMultiplyAdd(av, b1, c4_1);
+            av = Vector512.Create(a[17]);
+            c5_0 = Avx512F.FusedMultiplyAdd(av, b0, c5_0);
+            c5_1 = Avx512F.FusedMultiplyAdd(av, b1, c5_1);
+            av = Vector512.Create(a[18]);
+            c6_0 = Avx512F.FusedMultiplyAdd(av, b0, c6_0);
+            c6_1 = Avx512F.FusedMultiplyAdd(av, b1, c6_1);
+            av = Vector512.Create(a[19]);
+            c7_0 = Avx512F.FusedMultiplyAdd(av, b0, c7_0);
+            c7_1 = Avx512F.FusedMultiplyAdd(av, b1, c7_1);
+            b0 = Avx512F.LoadVector512(b + 64);
+            b1 = Avx512F.LoadVector512(b + 80);
+            av = Vector512.Create(a[24]);
+            c0_0 = Avx512F.FusedMultiplyAdd(av, b0, c0_0);
+            c0_1 = Avx512F.FusedMultiplyAdd(av, b1, c0_1);
+            av = Vector512.Create(a[25]);
+            c1_0 = Avx512F.FusedMultiplyAdd(av, b0, c1_0);
+            c1_1 = Avx512F.FusedMultiplyAdd(av, b1, c1_1);
+            av = Vector512.Create(a[26]);
+            c2_0 = Avx512F.FusedMultiplyAdd(av, b0, c2_0);
+            c2_1 = Avx512F.FusedMultiplyAdd(av, b1, c2_1);
+            av = Vector512.Create(a[27]);
+            c3_0 = Avx512F.FusedMultiplyAdd(av, b0, c3_0);
+            c3_1 = Avx512F.FusedMultiplyAdd(av, b1, c3_1);
+            av = Vector512.Create(a[28]);
+            c4_0 = Avx512F.FusedMultiplyAdd(av, b0, c4_0);
+            c4_1 = Avx512F.FusedMultiplyAdd(av, b1, c4_1);
+            av = Vector512.Create(a[29]);
+            c5_0 = Avx512F.FusedMultiplyAdd(av, b0, c5_0);
+            c5_1 = Avx512F.FusedMultiplyAdd(av, b1, c5_1);
+            av = Vector512.Create(a[30]);
+            c6_0 = Avx512F.FusedMultiplyAdd(av, b0, c6_0);
+            c6_1 = Avx512F.FusedMultiplyAdd(av, b1, c6_1);
+            av = Vector512.Create(a[31]);
+            c7_0 = Avx512F.FusedMultiplyAdd(av, b0, c7_0);
+            c7_1 = Avx512F.FusedMultiplyAdd(av, b1, c7_1);
+            b0 = Avx512F.LoadVector512(b + 96);
+            b1 = Avx512F.LoadVector512(b + 112);
+            av = Vector512.Create(a[36]);
+            c0_0 = Avx512F.FusedMultiplyAdd(av, b0, c0_0);
+            c0_1 = Avx512F.FusedMultiplyAdd(av, b1, c0_1);
+            av = Vector512.Create(a[37]);
+            c1_0 = Avx512F.FusedMultiplyAdd(av, b0, c1_0);
+            c1_1 = Avx512F.FusedMultiplyAdd(av, b1, c1_1);
+            av = Vector512.Create(a[38]);
+            c2_0 = Avx512F.FusedMultiplyAdd(av, b0, c2_0);
+            c2_1 = Avx512F.FusedMultiplyAdd(av, b1, c2_1);
+            av = Vector512.Create(a[39]);
+            c3_0 = Avx512F.FusedMultiplyAdd(av, b0, c3_0);
+            c3_1 = Avx512F.FusedMultiplyAdd(av, b1, c3_1);
+            av = Vector512.Create(a[40]);
+            c4_0 = Avx512F.FusedMultiplyAdd(av, b0, c4_0);
+            c4_1 = Avx512F.FusedMultiplyAdd(av, b1, c4_1);
+            av = Vector512.Create(a[41]);
+            c5_0 = Avx512F.FusedMultiplyAdd(av, b0, c5_0);
+            c5_1 = Avx512F.FusedMultiplyAdd(av, b1, c5_1);
+            av = Vector512.Create(a[42]);
+            c6_0 = Avx512F.FusedMultiplyAdd(av, b0, c6_0);
+            c6_1 = Avx512F.FusedMultiplyAdd(av, b1, c6_1);
+            av = Vector512.Create(a[43]);
+            c7_0 = Avx512F.FusedMultiplyAdd(av, b0, c7_0);
+            c7_1 = Avx512F.FusedMultiplyAdd(av, b1, c7_1);
+            a += 48;
+            b += 128;
+        }
+        for (; p < kc; p++)
+        {
+            b0 = Avx512F.LoadVector512(b + 0);
+            b1 = Avx512F.LoadVector512(b + 16);
+            av = Vector512.Create(a[0]);
+            c0_0 = Avx512F.FusedMultiplyAdd(av, b0, c0_0);
+            c0_1 = Avx512F.FusedMultiplyAdd(av, b1, c0_1);
+            av = Vector512.Create(a[1]);
+            c1_0 = Avx512F.FusedMultiplyAdd(av, b0, c1_0);
+            c1_1 = Avx512F.FusedMultiplyAdd(av, b1, c1_1);
+            av = Vector512.Create(a[2]);
+            c2_0 = Avx512F.FusedMultiplyAdd(av, b0, c2_0);
+            c2_1 = Avx512F.FusedMultiplyAdd(av, b1, c2_1);
+            av = Vector512.Create(a[3]);
+            c3_0 = Avx512F.FusedMultiplyAdd(av, b0, c3_0);
+            c3_1 = Avx512F.FusedMultiplyAdd(av, b1, c3_1);
+            av = Vector512.Create(a[4]);
+            c4_0 = Avx512F.FusedMultiplyAdd(av, b0, c4_0);
+            c4_1 = Avx512F.FusedMultiplyAdd(av, b1, c4_1);
+            av = Vector512.Create(a[5]);
+            c5_0 = Avx512F.FusedMultiplyAdd(av, b0, c5_0);
+            c5_1 = Avx512F.FusedMultiplyAdd(av, b1, c5_1);
+            av = Vector512.Create(a[6]);
+            c6_0 = Avx512F.FusedMultiplyAdd(av, b0, c6_0);
+            c6_1 = Avx512F.FusedMultiplyAdd(av, b1, c6_1);
+            av = Vector512.Create(a[7]);
+            c7_0 = Avx512F.FusedMultiplyAdd(av, b0, c7_0);
+            c7_1 = Avx512F.FusedMultiplyAdd(av, b1, c7_1);
+            a += 12;
+            b += 32;
+        }
+        var alphaV = Vector512.Create(alpha);
+        if (beta == 0)
+        {
+            Avx512F.Store(c + 0 * ldc + 0, Avx512F.Multiply(alphaV, c0_0));
+            Avx512F.Store(c + 0 * ldc + 16, Avx512F.Multiply(alphaV, c0_1));
+            Avx512F.Store(c + 1 * ldc + 0, Avx512F.Multiply(alphaV, c1_0));
+            Avx512F.Store(c + 1 * ldc + 16, Avx512F.Multiply(alphaV, c1_1));
+            Avx512F.Store(c + 2 * ldc + 0, Avx512F.Multiply(alphaV, c2_0));
+            Avx512F.Store(c + 2 * ldc + 16, Avx512F.Multiply(alphaV, c2_1));
+            Avx512F.Store(c + 3 * ldc + 0, Avx512F.Multiply(alphaV, c3_0));
+            Avx512F.Store(c + 3 * ldc + 16, Avx512F.Multiply(alphaV, c3_1));
+            Avx512F.Store(c + 4 * ldc + 0, Avx512F.Multiply(alphaV, c4_0));
+            Avx512F.Store(c + 4 * ldc + 16, Avx512F.Multiply(alphaV, c4_1));
+            Avx512F.Store(c + 5 * ldc + 0, Avx512F.Multiply(alphaV, c5_0));
+            Avx512F.Store(c + 5 * ldc + 16, Avx512F.Multiply(alphaV, c5_1));
+            Avx512F.Store(c + 6 * ldc + 0, Avx512F.Multiply(alphaV, c6_0));
+            Avx512F.Store(c + 6 * ldc + 16, Avx512F.Multiply(alphaV, c6_1));
+            Avx512F.Store(c + 7 * ldc + 0, Avx512F.Multiply(alphaV, c7_0));
+            Avx512F.Store(c + 7 * ldc + 16, Avx512F.Multiply(alphaV, c7_1));
+        }
+        else
+        {
+            var betaV = Vector512.Create(beta);
+            Avx512F.Store(c + 0 * ldc + 0, Avx512F.FusedMultiplyAdd(alphaV, c0_0, Avx512F.Multiply(betaV, Avx512F.LoadVector512(c + 0 * ldc + 0))));
+            Avx512F.Store(c + 0 * ldc + 16, Avx512F.FusedMultiplyAdd(alphaV, c0_1, Avx512F.Multiply(betaV, Avx512F.LoadVector512(c + 0 * ldc + 16))));
+            Avx512F.Store(c + 1 * ldc + 0, Avx512F.FusedMultiplyAdd(alphaV, c1_0, Avx512F.Multiply(betaV, Avx512F.LoadVector512(c + 1 * ldc + 0))));
+            Avx512F.Store(c + 1 * ldc + 16, Avx512F.FusedMultiplyAdd(alphaV, c1_1, Avx512F.Multiply(betaV, Avx512F.LoadVector512(c + 1 * ldc + 16))));
+            Avx512F.Store(c + 2 * ldc + 0, Avx512F.FusedMultiplyAdd(alphaV, c2_0, Avx512F.Multiply(betaV, Avx512F.LoadVector512(c + 2 * ldc + 0))));
+            Avx512F.Store(c + 2 * ldc + 16, Avx512F.FusedMultiplyAdd(alphaV, c2_1, Avx512F.Multiply(betaV, Avx512F.LoadVector512(c + 2 * ldc + 16))));
+            Avx512F.Store(c + 3 * ldc + 0, Avx512F.FusedMultiplyAdd(alphaV, c3_0, Avx512F.Multiply(betaV, Avx512F.LoadVector512(c + 3 * ldc + 0))));
+            Avx512F.Store(c + 3 * ldc + 16, Avx512F.FusedMultiplyAdd(alphaV, c3_1, Avx512F.Multiply(betaV, Avx512F.LoadVector512(c + 3 * ldc + 16))));
+            Avx512F.Store(c + 4 * ldc + 0, Avx512F.FusedMultiplyAdd(alphaV, c4_0, Avx512F.Multiply(betaV, Avx512F.LoadVector512(c + 4 * ldc + 0))));
+            Avx512F.Store(c + 4 * ldc + 16, Avx512F.FusedMultiplyAdd(alphaV, c4_1, Avx512F.Multiply(betaV, Avx512F.LoadVector512(c + 4 * ldc + 16))));
+            Avx512F.Store(c + 5 * ldc + 0, Avx512F.FusedMultiplyAdd(alphaV, c5_0, Avx512F.Multiply(betaV, Avx512F.LoadVector512(c + 5 * ldc + 0))));
+            Avx512F.Store(c + 5 * ldc + 16, Avx512F.FusedMultiplyAdd(alphaV, c5_1, Avx512F.Multiply(betaV, Avx512F.LoadVector512(c + 5 * ldc + 16))));
+            Avx512F.Store(c + 6 * ldc + 0, Avx512F.FusedMultiplyAdd(alphaV, c6_0, Avx512F.Multiply(betaV, Avx512F.LoadVector512(c + 6 * ldc + 0))));
+            Avx512F.Store(c + 6 * ldc + 16, Avx512F.FusedMultiplyAdd(alphaV, c6_1, Avx512F.Multiply(betaV, Avx512F.LoadVector512(c + 6 * ldc + 16))));
+            Avx512F.Store(c + 7 * ldc + 0, Avx512F.FusedMultiplyAdd(alphaV, c7_0, Avx512F.Multiply(betaV, Avx512F.LoadVector512(c + 7 * ldc + 0))));
+            Avx512F.Store(c + 7 * ldc + 16, Avx512F.FusedMultiplyAdd(alphaV, c7_1, Avx512F.Multiply(betaV, Avx512F.LoadVector512(c + 7 * ldc + 16))));
+        }
+    }
+
     /// <summary>12×16 double micro-kernel: C[12×16] = alpha·Ap·Bp + beta·C, 24 zmm accumulators.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void KernelF64Avx512(int kc, double* a, double* b, double* c, long ldc, double alpha, double beta)

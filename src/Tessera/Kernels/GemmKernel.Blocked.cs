@@ -110,7 +110,9 @@ public static partial class GemmKernel
 
         // One row block (m <= MC): pack A once per k-block, then pack each B micro-panel right before
         // it is used, so the packed panel is still in L1 for the whole sweep over A (skinny problems).
-        bool fused = m <= MC;
+        // Not for short k (e.g. a 3×3×3 first conv layer, k = 27): there the few-row strided panel copies
+        // were slower than packing the whole KC×NC block row by row.
+        bool fused = m <= MC && k >= 128;
         for (int jc = 0; jc < n; jc += NC)
         {
             int nc = Math.Min(NC, n - jc);
@@ -170,6 +172,20 @@ public static partial class GemmKernel
             if (mr == MR && nr == NR)
             {
                 MicroKernel(kind, kc, apanel, bpanel, cij, ldc, alpha, beta, MR, NR);
+            }
+            else if (typeof(T) == typeof(float) && kind == GemmKernelKind.Avx512 && mr <= 8)
+            {
+                // Bottom tile with few rows (m = 64 leaves 4 of 12, m = 32 leaves 8): a shorter kernel
+                // on the same panel skips the zero padding rows' FMAs.
+                // Writes straight to C only when the variant's rows are exactly the valid rows.
+                int rows = mr <= 4 ? 4 : 8;
+                bool direct = nr == NR && mr == rows;
+                float* dst = direct ? (float*)cij : (float*)tile;
+                long ld = direct ? ldc : NR;
+                float al = direct ? Unsafe.BitCast<T, float>(alpha) : 1f, be = direct ? Unsafe.BitCast<T, float>(beta) : 0f;
+                if (rows == 4) KernelF32Avx512Rows4(kc, (float*)apanel, (float*)bpanel, dst, ld, al, be);
+                else KernelF32Avx512Rows8(kc, (float*)apanel, (float*)bpanel, dst, ld, al, be);
+                if (!direct) MergeEdge(mr, nr, tile, NR, cij, ldc, alpha, beta);
             }
             else
             {
@@ -333,9 +349,9 @@ public static partial class GemmKernel
                     }
                 }
             }
-            else if (typeof(T) == typeof(float) && simd && nr == NR && NR % 8 == 0)
+            else if (typeof(T) == typeof(float) && simd && nr >= 8 && NR % 8 == 0)
             {
-                PackBTransF32Avx((float*)(b + (long)jr * ldb), ldb, kc, (float*)dst, NR);
+                PackBTransF32Avx((float*)(b + (long)jr * ldb), ldb, kc, (float*)dst, NR, nr);
             }
             else
             {

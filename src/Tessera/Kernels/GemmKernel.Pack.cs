@@ -55,17 +55,27 @@ public static partial class GemmKernel
     }
 
     /// <summary>
-    /// Packs one full NR-column float micro-panel (NR a multiple of 8) of a transposed B (B stored n×k:
+    /// Packs one NR-column float micro-panel (NR a multiple of 8; the first nr columns valid, the rest zero) of a transposed B (B stored n×k:
     /// column j of op(B) is the contiguous row <paramref name="b"/> + j·ldb) into d[p·NR + j], through
     /// 8×8 in-register transposes.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void PackBTransF32Avx(float* b, int ldb, int kc, float* d, int NR)
+    private static unsafe void PackBTransF32Avx(float* b, int ldb, int kc, float* d, int NR, int nr)
     {
+        // Whole groups of 8 columns through the transpose; the rest (nr % 8 columns, then zero padding up to NR)
+        // element by element.
+        int groups = nr / 8;
+        float* d0 = d;
+        for (int j = groups * 8; j < NR; j++)
+        {
+            float* s = b + (long)j * ldb;
+            if (j < nr) for (int q = 0; q < kc; q++) d0[q * NR + j] = s[q];
+            else for (int q = 0; q < kc; q++) d0[q * NR + j] = 0f;
+        }
         int p = 0;
         for (; p + 8 <= kc; p += 8, d += 8 * NR)
         {
-            for (int h = 0; h < NR / 8; h++)
+            for (int h = 0; h < groups; h++)
             {
                 float* s = b + (long)(8 * h) * ldb + p;
                 var r0 = Avx.LoadVector256(s);
@@ -104,6 +114,6 @@ public static partial class GemmKernel
             }
         }
         for (; p < kc; p++, d += NR)
-            for (int j = 0; j < NR; j++) d[j] = b[(long)j * ldb + p];
+            for (int j = 0; j < groups * 8; j++) d[j] = b[(long)j * ldb + p];
     }
 }

@@ -26,7 +26,8 @@ public static class OnnxTensors
         TensorProto.Types.DataType.Uint16 => DType.UInt16,
         TensorProto.Types.DataType.Uint32 => DType.UInt32,
         TensorProto.Types.DataType.Uint64 => DType.UInt64,
-        var t when Enum.IsDefined(t) => throw new OnnxUnsupportedException($"{what}: ONNX element type {t} is not supported (float, double, float16, int8-64, uint8-64, bool)."),
+        TensorProto.Types.DataType.Bfloat16 => DType.BFloat16,
+        var t when Enum.IsDefined(t) => throw new OnnxUnsupportedException($"{what}: ONNX element type {t} is not supported (float, double, float16, bfloat16, int8-64, uint8-64, bool)."),
         _ => throw new OnnxFormatException($"{what}: {onnxType} is not an ONNX element type."),
     };
 
@@ -44,6 +45,7 @@ public static class OnnxTensors
         DType.UInt16 => TensorProto.Types.DataType.Uint16,
         DType.UInt32 => TensorProto.Types.DataType.Uint32,
         DType.UInt64 => TensorProto.Types.DataType.Uint64,
+        DType.BFloat16 => TensorProto.Types.DataType.Bfloat16,
         _ => throw new ArgumentOutOfRangeException(nameof(t)),
     });
 
@@ -128,6 +130,7 @@ public static class OnnxTensors
             case DType.UInt16: { var d = result.Data<ushort>(); for (int i = 0; i < count; i++) d[i] = (ushort)t.Int32Data[i]; break; }
             case DType.UInt32: { var d = result.Data<uint>(); for (int i = 0; i < count; i++) d[i] = (uint)t.Uint64Data[i]; break; }
             case DType.UInt64: t.Uint64Data.CopyTo(result.Data<ulong>(), 0); break;
+            case DType.BFloat16: { var d = result.Data<BFloat16>(); for (int i = 0; i < count; i++) d[i] = BFloat16.FromBits((ushort)t.Int32Data[i]); break; }
             default: throw new OnnxUnsupportedException($"{what}: typed data of dtype {dtype.Name()} is not supported.");
         }
         return result;
@@ -152,6 +155,7 @@ public static class OnnxTensors
             DType.UInt16 => MemoryMarshal.AsBytes(result.AsSpan<ushort>()),
             DType.UInt32 => MemoryMarshal.AsBytes(result.AsSpan<uint>()),
             DType.UInt64 => MemoryMarshal.AsBytes(result.AsSpan<ulong>()),
+            DType.BFloat16 => MemoryMarshal.AsBytes(result.AsSpan<BFloat16>()),
             _ => throw new ArgumentOutOfRangeException(nameof(dtype)),
         });
         raw.CopyTo(dst);
@@ -209,6 +213,7 @@ public static class OnnxTensors
             DType.UInt16 => MemoryMarshal.AsBytes(c.AsSpan<ushort>()),
             DType.UInt32 => MemoryMarshal.AsBytes(c.AsSpan<uint>()),
             DType.UInt64 => MemoryMarshal.AsBytes(c.AsSpan<ulong>()),
+            DType.BFloat16 => MemoryMarshal.AsBytes(c.AsSpan<BFloat16>()),
             _ => throw new ArgumentOutOfRangeException(nameof(t)),
         };
         proto.RawData = ByteString.CopyFrom(bytes);

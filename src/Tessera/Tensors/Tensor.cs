@@ -192,6 +192,7 @@ public sealed partial class Tensor : IDisposable
             TensorStorage<ushort> s => s.Data[o],
             TensorStorage<uint> s => s.Data[o],
             TensorStorage<ulong> s => s.Data[o],
+            TensorStorage<BFloat16> s => (double)s.Data[o],
             _ => throw new NotSupportedException($"GetDouble: dtype {DType.Name()} is not supported."),
         };
     }
@@ -214,6 +215,7 @@ public sealed partial class Tensor : IDisposable
             case TensorStorage<ushort> s: s.Data[o] = (ushort)(long)value; break;
             case TensorStorage<uint> s: s.Data[o] = (uint)(long)value; break;
             case TensorStorage<ulong> s: s.Data[o] = value < 0 ? (ulong)(long)value : (ulong)value; break;
+            case TensorStorage<BFloat16> s: s.Data[o] = (BFloat16)value; break;
             default: throw new NotSupportedException($"SetDouble: dtype {DType.Name()} is not supported.");
         }
     }
@@ -416,6 +418,7 @@ public sealed partial class Tensor : IDisposable
             case TensorStorage<ushort>: CopyStrided<ushort>(this, destination); break;
             case TensorStorage<uint>: CopyStrided<uint>(this, destination); break;
             case TensorStorage<ulong>: CopyStrided<ulong>(this, destination); break;
+            case TensorStorage<BFloat16>: CopyStrided<BFloat16>(this, destination); break;
             default: throw new NotSupportedException($"CopyTo: dtype {DType.Name()} is not supported.");
         }
     }

@@ -26,6 +26,7 @@ public abstract class TensorStorage
         DType.UInt16 => TensorStorage<ushort>.Rent(length, clear),
         DType.UInt32 => TensorStorage<uint>.Rent(length, clear),
         DType.UInt64 => TensorStorage<ulong>.Rent(length, clear),
+        DType.BFloat16 => TensorStorage<BFloat16>.Rent(length, clear),
         _ => throw new ArgumentOutOfRangeException(nameof(dtype)),
     };
 }

@@ -87,6 +87,31 @@ public sealed class GemmKernelAvx512Tests
                 }
     }
 
+    [Theory]
+    [InlineData(32, 27, 3000, false, true)]    // Fashion-CNN conv1 weight gradient shape, shortened
+    [InlineData(7, 40, 1500, true, false)]
+    [InlineData(64, 147, 2000, false, true)]
+    public void Split_over_k_matches_reference_plain_and_packed(int m, int n, int k, bool ta, bool tb)
+    {
+        foreach (var kind in new[] { GemmKernelKind.Avx512, GemmKernelKind.Avx2, GemmKernelKind.Portable })
+        {
+            var (a, lda, b, ldb, c, ldc) = Operands(m, n, k, ta, tb, pad: 2, seed: m + k);
+            var expected = Reference(ta, tb, m, n, k, -0.5f, a, lda, b, ldb, 2f, c, ldc);
+            var c2 = (float[])c.Clone();
+            Run(kind, 3, () =>
+            {
+                GemmKernel.KSplitTilesPerThread = 1000;
+                GemmKernel.Sgemm(ta, tb, m, n, k, -0.5f, a, lda, b, ldb, 2f, c, ldc);
+                GemmKernel.SgemmPacked(GemmKernel.PackA(ta, m, k, a, lda), tb, n, -0.5f, b, ldb, 2f, c2, ldc);
+            });
+            for (int x = 0; x < c.Length; x++)
+            {
+                Assert.True(Math.Abs(c[x] - expected[x]) <= 2e-4 * (1 + Math.Abs(expected[x])), $"{kind} [{x}]: {c[x]} vs {expected[x]}");
+                Assert.Equal(c[x], c2[x]);
+            }
+        }
+    }
+
     [Fact]
     public void Packed_operand_keeps_the_kernel_it_was_packed_for()
     {
@@ -142,6 +167,7 @@ public sealed class GemmKernelAvx512Tests
     {
         int savedThreads = GemmKernel.MaxThreads;
         long small = GemmKernel.SmallThreshold, perThread = GemmKernel.MinWorkPerThread, perTask = GemmKernel.MinWorkPerTask;
+        int kSplit = GemmKernel.KSplitTilesPerThread;
         var blocks = (GemmKernel.MCf, GemmKernel.KCf, GemmKernel.NCf, GemmKernel.MCf512, GemmKernel.KCf512, GemmKernel.NCf512);
         try
         {
@@ -161,6 +187,7 @@ public sealed class GemmKernelAvx512Tests
             GemmKernel.SmallThreshold = small;
             GemmKernel.MinWorkPerThread = perThread;
             GemmKernel.MinWorkPerTask = perTask;
+            GemmKernel.KSplitTilesPerThread = kSplit;
             (GemmKernel.MCf, GemmKernel.KCf, GemmKernel.NCf, GemmKernel.MCf512, GemmKernel.KCf512, GemmKernel.NCf512) = blocks;
         }
     }

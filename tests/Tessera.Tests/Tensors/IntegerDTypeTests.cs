@@ -113,3 +113,39 @@ public class IntegerDTypeTests
         Assert.Contains("uint16", e.Message);
     }
 }
+
+/// <summary>bfloat16 as a storage type: conversions truncate like the ONNX reference, arithmetic asks for a cast.</summary>
+public class BFloat16Tests
+{
+    [Fact]
+    public void Narrowing_keeps_the_upper_16_bits_and_widening_is_exact()
+    {
+        float v = BitConverter.UInt32BitsToSingle(0x3F81_FFFF);   // 1.0156249...: truncates to 0x3F81, would round to 0x3F82
+        Assert.Equal((ushort)0x3F81, ((BFloat16)v).Bits);
+        Assert.Equal(1.0078125f, (float)(BFloat16)v);
+        Assert.Equal(-2.5f, (float)(BFloat16)(-2.5f));
+        Assert.True(float.IsNaN((float)(BFloat16)BitConverter.UInt32BitsToSingle(0x7F80_0001)));   // payload only in dropped bits
+        Assert.True(float.IsPositiveInfinity((float)(BFloat16)float.PositiveInfinity));
+    }
+
+    [Fact]
+    public void Casts_and_storage_round_trip_through_float32()
+    {
+        var x = Tensor.FromArray(new[] { 1.5f, -3.25f, 1e30f }, 3);
+        var g = new Graph();
+        var y = O.Cast(O.Cast(g.Constant(x), DType.BFloat16), DType.Float32);
+        using var m = new TapeMachine(g);
+        m.RunAll();
+        Assert.Equal(new[] { 1.5f, -3.25f, (float)(BFloat16)1e30f }, y.Value!.ToArray<float>());
+        Assert.Equal(2, DType.BFloat16.SizeOf());
+        Assert.Equal("bfloat16", DType.BFloat16.Name());
+    }
+
+    [Fact]
+    public void Arithmetic_on_bfloat16_names_the_dtype()
+    {
+        var g = new Graph();
+        var e = Assert.Throws<DTypeMismatchException>(() => O.Add(g.Vector(DType.BFloat16, 2), g.Vector(DType.BFloat16, 2)));
+        Assert.Contains("bfloat16", e.Message);
+    }
+}

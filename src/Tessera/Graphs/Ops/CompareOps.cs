@@ -85,6 +85,7 @@ public sealed class WhereOp : Operation
             case DType.UInt16: ElementwiseKernels.Where<ushort>(x[0], x[1], x[2], y); break;
             case DType.UInt32: ElementwiseKernels.Where<uint>(x[0], x[1], x[2], y); break;
             case DType.UInt64: ElementwiseKernels.Where<ulong>(x[0], x[1], x[2], y); break;
+            case DType.BFloat16: ElementwiseKernels.Where<BFloat16>(x[0], x[1], x[2], y); break;
             default: throw new DTypeMismatchException(Name, $"dtype {y.DType.Name()} is not supported");
         }
     }
