@@ -72,3 +72,43 @@ public class OnnxTrainingOperatorTests
         Assert.Contains("R, T and 4 equally long lists", e.Message);
     }
 }
+
+/// <summary>Gradient (ai.onnx.preview.training) on a vector y: the gradient of Σy, checked against the hand derivative.</summary>
+public class OnnxGradientOperatorTests
+{
+    private static ModelProto Model(string y)
+    {
+        var g = new GraphProto { Name = "grad" };
+        g.Input.Add(Value("a", TensorProto.Types.DataType.Float, 3));
+        g.Input.Add(Value("b", TensorProto.Types.DataType.Float, 3));
+        g.Output.Add(Value("da", TensorProto.Types.DataType.Float, 3));
+        g.Output.Add(Value("db", TensorProto.Types.DataType.Float, 3));
+        g.Node.Add(new NodeProto { OpType = "Mul", Input = { "a", "b" }, Output = { "p" } });
+        g.Node.Add(new NodeProto { OpType = "Mul", Input = { "p", "a" }, Output = { "q" } });   // q = a²b
+        var node = new NodeProto { OpType = "Gradient", Domain = OnnxOperators.TrainingDomain, Input = { "a", "b" }, Output = { "da", "db" } };
+        node.Attribute.Add(new AttributeProto { Name = "xs", Type = AttributeProto.Types.AttributeType.Strings, Strings = { ByteString.CopyFromUtf8("a"), ByteString.CopyFromUtf8("b") } });
+        node.Attribute.Add(new AttributeProto { Name = "y", Type = AttributeProto.Types.AttributeType.String, S = ByteString.CopyFromUtf8(y) });
+        g.Node.Add(node);
+        var m = new ModelProto { IrVersion = 8, Graph = g };
+        m.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = 13 });
+        m.OpsetImport.Add(new OperatorSetIdProto { Domain = OnnxOperators.TrainingDomain, Version = 1 });
+        return m;
+    }
+
+    [Fact]
+    public void Gradient_of_a_vector_is_the_gradient_of_its_sum()
+    {
+        using var model = OnnxModel.Load(Model("q").ToByteArray());
+        float[] a = [1, -2, 3], b = [4, 5, -6];
+        var r = model.Run(new Dictionary<string, Tensor> { ["a"] = Tensor.FromArray(a, 3), ["b"] = Tensor.FromArray(b, 3) });
+        Assert.Equal(a.Zip(b, (x, y) => 2 * x * y).ToArray(), r["da"].ToArray<float>());
+        Assert.Equal(a.Select(x => x * x).ToArray(), r["db"].ToArray<float>());
+    }
+
+    [Fact]
+    public void Gradient_of_an_unknown_y_is_an_error_naming_it()
+    {
+        var e = Assert.Throws<OnnxFormatException>(() => OnnxModel.Load(Model("nope").ToByteArray()));
+        Assert.Contains("'nope'", e.Message);
+    }
+}

@@ -92,7 +92,7 @@ public static class OnnxImporter
             }
             if (!OnnxOperators.Builders.TryGetValue(key, out var builder))
                 throw new OnnxUnsupportedException($"ONNX operator {np.OpType} (domain '{np.Domain}', opset {opset}) in node '{np.Name}' is not supported.") { OpType = np.OpType };
-            var ctx = new OnnxNodeContext(np, nodeInputs, opset, g, baseDirectory);
+            var ctx = new OnnxNodeContext(np, nodeInputs, opset, g, baseDirectory) { Lookup = values.GetValueOrDefault };
             Node[] outputs;
             try { outputs = BuildWithWidening(builder, ctx, np, nodeInputs, opset, g, baseDirectory); }
             catch (Exception e) when (e is not (OnnxFormatException or OnnxUnsupportedException or OutOfMemoryException))

@@ -20,6 +20,8 @@ public sealed class OnnxNodeContext
     /// <summary>The model's opset version for the node's domain.</summary>
     public int Opset { get; }
     public Graph Graph { get; }
+    /// <summary>Any value of the enclosing graph by name (null when unknown); set by the importer, for Gradient's y.</summary>
+    internal Func<string, Node?>? Lookup { get; init; }
     internal string? BaseDirectory { get; }
     public int InputCount => _inputs.Length;
     public int OutputCount => Proto.Output.Count;

@@ -4,8 +4,9 @@ using static Tessera.Graphs.Ops;
 namespace Tessera.Onnx;
 
 /// <summary>
-/// The optimizer operators of the <c>ai.onnx.preview.training</c> domain (Adagrad, Momentum, Adam). Each is a fixed
-/// formula over existing registry ops, applied to every (X, G, state...) group; the table key is "domain:op".
+/// The <c>ai.onnx.preview.training</c> domain: the optimizers (Adagrad, Momentum, Adam), each a fixed formula over
+/// existing registry ops applied to every (X, G, state...) group, and Gradient through <see cref="Autodiff"/>.
+/// The table key is "domain:op".
 /// </summary>
 public static partial class OnnxOperators
 {
@@ -16,6 +17,16 @@ public static partial class OnnxOperators
 
     private static void AddTraining(Dictionary<string, OnnxOpBuilder> t)
     {
+        t[Key(TrainingDomain, "Gradient")] = c =>
+        {
+            // Outputs ∂Σy/∂x for each x of attribute xs (the node's inputs); y names a value computed from them.
+            var attr = c.Attribute("xs")?.Strings.Select(s => s.ToStringUtf8()).ToArray() ?? throw c.Error("attribute 'xs' is required");
+            if (attr.Length != c.InputCount) throw c.Error($"xs names {attr.Length} tensors but the node has {c.InputCount} inputs");
+            var yName = c.String("y", "");
+            var y = c.Lookup?.Invoke(yName) ?? throw c.Error($"y '{yName}' is produced by no earlier node");
+            var xs = Enumerable.Range(0, c.InputCount).Select(c.Required).ToArray();
+            return Autodiff.Grad(Sum(y), xs);
+        };
         t[Key(TrainingDomain, "Adagrad")] = c =>
         {
             // Inputs R, T, X_1..n, G_1..n, H_1..n; outputs X_new_1..n, H_new_1..n.
