@@ -5,7 +5,7 @@
     /usr/bin/python3 bench/trees_xgboost.py rf OUT_DIR NAME --trees N --threads T
 
 Each timing command prints one JSON line: fit_seconds (DMatrix construction + training, so that it covers the
-same work as Tessera's fit: binning + boosting), accuracy, logloss, predict_rows_per_second.
+same work as Tessera's fit: binning + boosting), accuracy, logloss, predict_rows_per_second (best of 20 calls).
 """
 import argparse
 import gzip
@@ -81,11 +81,13 @@ def run_xgboost(a, xtr, ytr, xte, yte):
     booster = xgb.train(params, dtrain, a.rounds)
     fit, fit_cpu = time.perf_counter() - t0, time.process_time() - c0
     booster.predict(xgb.DMatrix(xte, nthread=a.threads))  # warm-up
-    # A fresh DMatrix: XGBoost caches predictions per DMatrix, and a second call on the same one would be free.
-    dtest = xgb.DMatrix(xte, nthread=a.threads)
-    t0 = time.perf_counter()
-    p = booster.predict(dtest)
-    pred = time.perf_counter() - t0
+    # Best of 20 calls (as Tessera's CLI), each on a fresh DMatrix: XGBoost caches predictions per DMatrix, and a
+    # second call on the same one would be free.
+    pred = float("inf")
+    for dtest in [xgb.DMatrix(xte, nthread=a.threads) for _ in range(20)]:
+        t0 = time.perf_counter()
+        p = booster.predict(dtest)
+        pred = min(pred, time.perf_counter() - t0)
     proba = np.column_stack([1 - p, p]) if k == 2 else p
     return {"peer": "xgboost " + xgb.__version__, "fit_seconds": fit, "fit_cpu_seconds": fit_cpu, "predict_rows_per_second": len(yte) / pred, **scores(proba, yte)}
 
@@ -97,9 +99,11 @@ def run_rf(a, xtr, ytr, xte, yte):
     rf = RandomForestClassifier(n_estimators=a.trees, n_jobs=a.threads, random_state=0, oob_score=True).fit(xtr, ytr)
     fit, fit_cpu = time.perf_counter() - t0, time.process_time() - c0
     rf.predict_proba(xte)  # warm
-    t0 = time.perf_counter()
-    proba = rf.predict_proba(xte)
-    pred = time.perf_counter() - t0
+    pred = float("inf")
+    for _ in range(20):  # best of 20, as for XGBoost
+        t0 = time.perf_counter()
+        proba = rf.predict_proba(xte)
+        pred = min(pred, time.perf_counter() - t0)
     return {"peer": "sklearn " + sklearn.__version__, "fit_seconds": fit, "fit_cpu_seconds": fit_cpu, "predict_rows_per_second": len(yte) / pred,
             "oob_score": float(rf.oob_score_), **scores(proba, yte)}
 

@@ -29,22 +29,6 @@ public sealed class DecisionTree
 
     public int NodeCount => Left.Length;
 
-    /// <summary>
-    /// The numeric nodes packed 16 bytes each (one cache line holds four) for prediction; null when the tree has
-    /// categorical splits. Feature's sign bit carries DefaultLeft; Left &lt; 0 marks a leaf (its value index in Right).
-    /// </summary>
-    internal PackedNode[]? Packed => _packed ??= CategorySets.Length > 0 ? null : Pack();
-    private PackedNode[]? _packed;
-
-    private PackedNode[] Pack()
-    {
-        var p = new PackedNode[NodeCount];
-        for (int i = 0; i < p.Length; i++)
-            p[i] = Left[i] < 0
-                ? new PackedNode(-1, i, 0, 0)
-                : new PackedNode(Left[i], Right[i], Feature[i] | (DefaultLeft[i] ? int.MinValue : 0), Threshold[i]);
-        return p;
-    }
     public int LeafCount => Left.Count(l => l < 0);
 
     /// <summary>The leaf a row of features reaches.</summary>
@@ -76,6 +60,3 @@ public sealed class DecisionTree
         return Walk(0);
     }
 }
-
-/// <summary>A numeric node for prediction (see <see cref="DecisionTree.Packed"/>).</summary>
-internal readonly record struct PackedNode(int Left, int Right, int FeatureAndDefault, float Threshold);

@@ -100,10 +100,47 @@ public class DataAndBinningTests
             var values = Enumerable.Range(0, 5000).Select(_ => (float)rng.Next(distinct)).ToArray();
             var counts = new int[distinct];
             foreach (var v in values) counts[(int)v]++;
-            var fromCounts = FeatureBinner.CutsFromCounts(counts, values.Length, 255);
-            var fromSort = FeatureBinner.ChooseCuts((float[])values.Clone(), 255);
+            var fromCounts = QuantileCuts.FromCounts(counts, 255);
+            var sorted = (float[])values.Clone();
+            Array.Sort(sorted);
+            var fromSort = QuantileCuts.FromSorted(sorted, 255);
             Assert.Equal(fromSort, fromCounts);
         }
+    }
+
+    [Fact]
+    public void Pruned_cuts_follow_xgboosts_summary_pruning_on_a_hand_worked_case()
+    {
+        // Ten distinct values, one row each, 4 bins: the pruned summary keeps ranks 0, 3, 5, 7, 9 (target ranks
+        // 3, 5, 7 fall exactly on the midpoint between two entries and take the upper one), and its first entry,
+        // the minimum, is not a cut.
+        var values = Enumerable.Range(0, 10).Select(v => (float)v).ToArray();
+        Assert.Equal(new float[] { 3, 5, 7 }, QuantileCuts.FromSorted(values, 4));
+        // With at most max_bin distinct values every value but the smallest starts a bin.
+        Assert.Equal(new float[] { 1, 2, 3 }, QuantileCuts.FromSorted(new float[] { 0, 0, 1, 2, 2, 3 }, 4));
+    }
+
+    [Theory]
+    [InlineData("breast_cancer_train.csv")]
+    [InlineData("breast_cancer_missing_train.csv")]
+    public void Every_value_xgboost_splits_at_is_one_of_our_cut_points(string file)
+    {
+        // 30 continuous features with up to ~390 distinct values in 400 rows, so max_bin 255 prunes most of them.
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Fixtures.Path("xgboost_split_values.json")));
+        var data = CsvTableReader.ReadFile(Fixtures.Path(file), new CsvReadOptions { Label = "target" });
+        var binned = FeatureBinner.Fit(data, 255, 2);
+        int checkedValues = 0;
+        foreach (var feature in doc.RootElement.GetProperty("files").GetProperty(file).EnumerateObject())
+        {
+            int f = data.Columns.ToList().FindIndex(c => c.Name == feature.Name);
+            foreach (var v in feature.Value.EnumerateArray())
+            {
+                float value = v.GetSingle();
+                Assert.True(Array.IndexOf(binned.Cuts[f], value) >= 0, $"{feature.Name}: XGBoost splits at {value}, which is not one of our cuts");
+                checkedValues++;
+            }
+        }
+        Assert.True(checkedValues > 100, $"only {checkedValues} split values in the fixture");
     }
 
     [Fact]

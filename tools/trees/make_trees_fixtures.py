@@ -173,6 +173,27 @@ def main():
     with open(os.path.join(OUT, "sklearn_forests.json"), "w") as f:
         json.dump({"sklearn": sklearn.__version__, "note": "means over random_state 0..4", "cases": forests}, f, indent=1)
 
+    # The values XGBoost's trees split at on breast_cancer: each is one of its cut points (1.7 has no API that
+    # returns the cuts themselves), so the binning test checks that every one is also a Tessera cut.
+    split_values = {}
+    for train_csv in ["breast_cancer_train.csv", "breast_cancer_missing_train.csv"]:
+        data = np.genfromtxt(os.path.join(OUT, train_csv), delimiter=",", skip_header=1, dtype=np.float32)
+        xs, ys = data[:, :-1], data[:, -1]
+        booster = xgb.train({"tree_method": "hist", "nthread": 2, "seed": 0, "max_bin": 255, "objective": "binary:logistic",
+                             "max_depth": 6, "eta": 0.3}, xgb.DMatrix(xs, label=ys), 100)
+        found = {}
+        def walk(node):
+            if "split" in node:
+                found.setdefault(node["split"], set()).add(float(np.float32(node["split_condition"])))
+                for child in node["children"]:
+                    walk(child)
+        for tree in booster.get_dump(dump_format="json"):
+            walk(json.loads(tree))
+        split_values[train_csv] = {k: sorted(v) for k, v in sorted(found.items(), key=lambda kv: int(kv[0][1:]))}
+    with open(os.path.join(OUT, "xgboost_split_values.json"), "w") as f:
+        json.dump({"xgboost": xgb.__version__, "params": "binary:logistic, hist, max_bin 255, max_depth 6, eta 0.3, 100 rounds",
+                   "files": split_values}, f, indent=1)
+
     with open(os.path.join(OUT, "xgboost_cases.json"), "w") as f:
         json.dump({"xgboost": xgb.__version__, "sklearn": sklearn.__version__, "cases": cases}, f, indent=1)
     print(f"{len(cases)} cases written to {os.path.normpath(OUT)}")

@@ -59,23 +59,45 @@ public sealed class BoostedTreesModel : ITreeEnsemble
     public double[] PredictMargins(TabularData data, int threads = 0) =>
         PredictMargins(FeatureAlignment.Align(Columns, data), data.Rows, threads);
 
-    internal double[] PredictMargins(float[] features, int rows, int threads = 0)
+    /// <summary>
+    /// Raw margins for rows already in the model's column order: <paramref name="features"/> is row-major
+    /// (rows x <c>Columns.Count</c>), NaN marks a missing value, a categorical column holds the training category
+    /// code. The batch entry point for callers that hold their own feature buffers (serving): no table is built.
+    /// </summary>
+    public double[] PredictMargins(float[] features, int rows, int threads = 0)
     {
+        CheckFeatures(features, rows, Columns.Count);
         int k = Outputs;
         var margins = new double[(long)rows * k];
         Array.Fill(margins, BaseMargin);
         int t = threads > 0 ? threads : Environment.ProcessorCount;
-        TreeEvaluation.AddAll(Trees, features, Columns.Count, rows, k, 1.0, margins, t);
+        TreeEvaluation.AddAll(Packed, features, Columns.Count, rows, k, 1.0, margins, t);
         return margins;
+    }
+
+    /// <summary>The trees flattened for batch prediction, built on first use.</summary>
+    internal PackedEnsemble Packed => _packed ??= new PackedEnsemble(Trees);
+    private PackedEnsemble? _packed;
+
+    internal static void CheckFeatures(float[] features, int rows, int columns)
+    {
+        ArgumentNullException.ThrowIfNull(features);
+        if (rows < 0) throw new ArgumentOutOfRangeException(nameof(rows), rows, "rows must be >= 0.");
+        if (features.Length != (long)rows * columns)
+            throw new ArgumentException($"{rows} rows of {columns} features need {(long)rows * columns} values; got {features.Length}.", nameof(features));
     }
 
     /// <summary>
     /// Predictions in output space: P(class 1) per row for binary:logistic, class probabilities (rows x classes)
     /// for multi:softprob, the class index for multi:softmax, values for regression.
     /// </summary>
-    public double[] Predict(TabularData data, int threads = 0)
+    public double[] Predict(TabularData data, int threads = 0) => ToPredictions(PredictMargins(data, threads));
+
+    /// <summary><see cref="Predict(TabularData, int)"/> for rows in the model's column order (see <see cref="PredictMargins(float[], int, int)"/>).</summary>
+    public double[] Predict(float[] features, int rows, int threads = 0) => ToPredictions(PredictMargins(features, rows, threads));
+
+    private double[] ToPredictions(double[] m)
     {
-        var m = PredictMargins(data, threads);
         _objective.Transform(m, Outputs);
         if (ObjectiveName == "multi:softmax") return Metrics.ArgMax(m, Outputs).Select(c => (double)c).ToArray();
         return m;
@@ -85,16 +107,31 @@ public sealed class BoostedTreesModel : ITreeEnsemble
     public double[] PredictProbabilities(TabularData data, int threads = 0)
     {
         if (!IsClassification) throw new InvalidOperationException($"{ObjectiveName} is not a classification objective.");
-        var m = PredictMargins(data, threads);
+        return ToProbabilities(PredictMargins(data, threads), data.Rows);
+    }
+
+    /// <summary><see cref="PredictProbabilities(TabularData, int)"/> for rows in the model's column order.</summary>
+    public double[] PredictProbabilities(float[] features, int rows, int threads = 0)
+    {
+        if (!IsClassification) throw new InvalidOperationException($"{ObjectiveName} is not a classification objective.");
+        return ToProbabilities(PredictMargins(features, rows, threads), rows);
+    }
+
+    private double[] ToProbabilities(double[] m, int rows)
+    {
         _objective.Transform(m, Outputs);
         if (Outputs > 1) return m;
-        var p = new double[data.Rows * 2];
-        for (int i = 0; i < data.Rows; i++) { p[2 * i] = 1 - m[i]; p[2 * i + 1] = m[i]; }
+        var p = new double[rows * 2];
+        for (int i = 0; i < rows; i++) { p[2 * i] = 1 - m[i]; p[2 * i + 1] = m[i]; }
         return p;
     }
 
     /// <summary>Class probabilities (rows x classes) for classifiers, predicted values for regressors.</summary>
     public double[] PredictScores(TabularData data, int threads = 0) => IsClassification ? PredictProbabilities(data, threads) : Predict(data, threads);
+
+    /// <summary><see cref="PredictScores(TabularData, int)"/> for rows in the model's column order.</summary>
+    public double[] PredictScores(float[] features, int rows, int threads = 0) =>
+        IsClassification ? PredictProbabilities(features, rows, threads) : Predict(features, rows, threads);
 
     /// <summary>Most probable class index per row.</summary>
     public int[] PredictClasses(TabularData data, int threads = 0) => Metrics.ArgMax(PredictProbabilities(data, threads), ClassCount);

@@ -356,9 +356,12 @@ internal sealed class TreeGrower
         int last = hasMissing ? nb : nb - 1;
         for (int b = 0; b < last; b++)
         {
+            double hb = h[2 * b + 1];
             gl += h[2 * b];
-            hl += h[2 * b + 1];
-            if (hl < mcw || hl <= 0) continue;
+            hl += hb;
+            // An empty bin leaves (G_L, H_L) as at the bin before, whose candidate was already scored (or skipped):
+            // the same gain cannot win, so skip the two divisions. Fashion-MNIST's deep nodes are mostly empty bins.
+            if (hb == 0 || hl < mcw || hl <= 0) continue;
             double hr = H - hl;
             if (hr < mcw || hr <= 0) continue;
             double gain = (float)(scoring.Score(gl, hl) + scoring.Score(G - gl, hr) - parentScore);
@@ -369,9 +372,11 @@ internal sealed class TreeGrower
         gl = gm; hl = hm;
         for (int b = 0; b < nb - 1; b++)
         {
+            double hb = h[2 * b + 1];
             gl += h[2 * b];
-            hl += h[2 * b + 1];
-            if (hl < mcw || hl <= 0) continue;
+            hl += hb;
+            // As above, except at bin 0: "only the missing rows go left" has not been scored yet.
+            if ((hb == 0 && b > 0) || hl < mcw || hl <= 0) continue;
             double hr = H - hl;
             if (hr < mcw || hr <= 0) continue;
             double gain = (float)(scoring.Score(gl, hl) + scoring.Score(G - gl, hr) - parentScore);

@@ -142,7 +142,7 @@ internal static class FeatureBinner
             var counts = new int[max + 1];
             k = 0;
             foreach (float v in column) if (!float.IsNaN(v)) { counts[(int)v]++; k++; }
-            cuts = CutsFromCounts(counts, k, maxBin);
+            cuts = QuantileCuts.FromCounts(counts, maxBin);
             binCount = cuts.Length + 1;
             var table = new byte[max + 1];
             for (int v = 0, b = 0; v <= max; v++)
@@ -157,61 +157,13 @@ internal static class FeatureBinner
         var buffer = new float[column.Length];
         k = 0;
         foreach (float v in column) if (!float.IsNaN(v)) buffer[k++] = v;
-        cuts = ChooseCuts(buffer.AsSpan(0, k), maxBin);
+        var present = buffer.AsSpan(0, k);
+        present.Sort();
+        cuts = QuantileCuts.FromSorted(present, maxBin);
         binCount = cuts.Length + 1;
         byte missing = (byte)binCount;
         for (int r = 0; r < column.Length; r++)
             dst[r] = float.IsNaN(column[r]) ? missing : (byte)UpperBound(cuts, column[r]);
-    }
-
-    /// <summary>The cuts <see cref="ChooseCuts"/> would pick from the sorted values, computed from value counts.</summary>
-    internal static float[] CutsFromCounts(int[] counts, int total, int maxBin)
-    {
-        if (total == 0) return Array.Empty<float>();
-        int distinct = 0, first = -1;
-        for (int v = 0; v < counts.Length; v++) if (counts[v] > 0) { distinct++; if (first < 0) first = v; }
-        var result = new List<float>(Math.Min(distinct, maxBin));
-        if (distinct <= maxBin)
-        {
-            for (int v = first + 1; v < counts.Length; v++) if (counts[v] > 0) result.Add(v);
-            return result.ToArray();
-        }
-        // Sorted position p holds value v when cum(< v) <= p < cum(<= v).
-        float last = first;
-        int value = 0;
-        long below = 0; // count of values < value
-        for (int j = 1; j < maxBin; j++)
-        {
-            long p = (long)j * total / maxBin;
-            while (below + counts[value] <= p) { below += counts[value]; value++; }
-            if (value > last) { result.Add(value); last = value; }
-        }
-        return result.ToArray();
-    }
-
-    /// <summary>
-    /// Cut points from the sorted non-missing values: every distinct value starts a bin when there are at most
-    /// maxBin of them; otherwise cuts sit at the i/maxBin quantiles (duplicates dropped).
-    /// </summary>
-    internal static float[] ChooseCuts(Span<float> values, int maxBin)
-    {
-        if (values.Length == 0) return Array.Empty<float>();
-        values.Sort();
-        int distinct = 1;
-        for (int i = 1; i < values.Length; i++) if (values[i] != values[i - 1]) distinct++;
-        var result = new List<float>(Math.Min(distinct, maxBin));
-        if (distinct <= maxBin)
-        {
-            for (int i = 1; i < values.Length; i++) if (values[i] != values[i - 1]) result.Add(values[i]);
-            return result.ToArray();
-        }
-        float last = values[0];
-        for (int j = 1; j < maxBin; j++)
-        {
-            float c = values[(int)((long)j * values.Length / maxBin)];
-            if (c > last) { result.Add(c); last = c; }
-        }
-        return result.ToArray();
     }
 
     /// <summary>Number of cuts &lt;= v.</summary>

@@ -26,14 +26,26 @@ public sealed class RandomForestModel : ITreeEnsemble
     public int Outputs => IsClassification ? ClassLabels!.Count : 1;
 
     /// <summary>Class probabilities (rows x classes) or predicted values.</summary>
-    public double[] PredictScores(TabularData data, int threads = 0)
+    public double[] PredictScores(TabularData data, int threads = 0) =>
+        PredictScores(FeatureAlignment.Align(Columns, data), data.Rows, threads);
+
+    /// <summary>
+    /// <see cref="PredictScores(TabularData, int)"/> for rows already in the model's column order: row-major
+    /// (rows x <c>Columns.Count</c>), NaN = missing, categorical columns as training category codes. For callers that
+    /// hold their own feature buffers (serving): no table is built.
+    /// </summary>
+    public double[] PredictScores(float[] features, int rows, int threads = 0)
     {
-        var x = FeatureAlignment.Align(Columns, data);
-        var result = new double[(long)data.Rows * Outputs];
-        TreeEvaluation.AddAll(Trees, x, Columns.Count, data.Rows, Outputs, 1.0 / Trees.Count, result,
+        Boosting.BoostedTreesModel.CheckFeatures(features, rows, Columns.Count);
+        var result = new double[(long)rows * Outputs];
+        TreeEvaluation.AddAll(Packed, features, Columns.Count, rows, Outputs, 1.0 / Trees.Count, result,
             threads > 0 ? threads : Environment.ProcessorCount);
         return result;
     }
+
+    /// <summary>The trees flattened for batch prediction, built on first use.</summary>
+    internal PackedEnsemble Packed => _packed ??= new PackedEnsemble(Trees);
+    private PackedEnsemble? _packed;
 
     public int[] PredictClasses(TabularData data, int threads = 0) => Metrics.ArgMax(PredictScores(data, threads), Outputs);
 

@@ -76,7 +76,7 @@ public abstract class Operation
 
     protected void ExpectNumeric(TensorType a)
     {
-        if (a.DType is DType.Bool or DType.Float16)
+        if (a.DType is DType.Bool or DType.Float16 or DType.BFloat16)
             throw new DTypeMismatchException(Name, $"dtype {a.DType.Name()} is not supported (cast to float32 first)");
     }
 }

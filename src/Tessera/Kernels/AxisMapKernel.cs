@@ -17,6 +17,13 @@ public static class AxisMapKernel
             case DType.UInt8: Run(x, maps, (byte)fill, y); break;
             case DType.Bool: Run(x, maps, fill != 0, y); break;
             case DType.Float16: Run(x, maps, (Half)fill, y); break;
+            case DType.Int8: Run(x, maps, (sbyte)fill, y); break;
+            case DType.Int16: Run(x, maps, (short)fill, y); break;
+            case DType.UInt16: Run(x, maps, (ushort)fill, y); break;
+            case DType.UInt32: Run(x, maps, (uint)fill, y); break;
+            case DType.UInt64: Run(x, maps, (ulong)fill, y); break;
+            case DType.BFloat16: Run(x, maps, (BFloat16)fill, y); break;
+            default: throw new DTypeMismatchException("AxisMap", $"dtype {x.DType.Name()} is not supported");
         }
     }
 

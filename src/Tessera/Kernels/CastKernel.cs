@@ -14,6 +14,13 @@ public static class CastKernel
             case DType.UInt8: From<byte>(x, y); break;
             case DType.Bool: From<bool>(x, y); break;
             case DType.Float16: From<Half>(x, y); break;
+            case DType.Int8: From<sbyte>(x, y); break;
+            case DType.Int16: From<short>(x, y); break;
+            case DType.UInt16: From<ushort>(x, y); break;
+            case DType.UInt32: From<uint>(x, y); break;
+            case DType.UInt64: From<ulong>(x, y); break;
+            case DType.BFloat16: From<BFloat16>(x, y); break;
+            default: throw new DTypeMismatchException("Cast", $"casting from {x.DType.Name()} is not supported");
         }
     }
 
@@ -38,6 +45,13 @@ public static class CastKernel
             case DType.UInt8: ElementwiseKernels.Cast<TFrom, byte>(x, y); break;
             case DType.Bool: ElementwiseKernels.Cast<TFrom, bool>(x, y); break;
             case DType.Float16: ElementwiseKernels.Cast<TFrom, Half>(x, y); break;
+            case DType.Int8: ElementwiseKernels.Cast<TFrom, sbyte>(x, y); break;
+            case DType.Int16: ElementwiseKernels.Cast<TFrom, short>(x, y); break;
+            case DType.UInt16: ElementwiseKernels.Cast<TFrom, ushort>(x, y); break;
+            case DType.UInt32: ElementwiseKernels.Cast<TFrom, uint>(x, y); break;
+            case DType.UInt64: ElementwiseKernels.Cast<TFrom, ulong>(x, y); break;
+            case DType.BFloat16: ElementwiseKernels.Cast<TFrom, BFloat16>(x, y); break;
+            default: throw new DTypeMismatchException("Cast", $"casting to {y.DType.Name()} is not supported");
         }
     }
 }

@@ -202,25 +202,63 @@ internal static class ScalarConvert
     public static TTo To<TFrom, TTo>(TFrom v) where TFrom : unmanaged where TTo : unmanaged
     {
         if (typeof(TFrom) == typeof(TTo)) return Unsafe.As<TFrom, TTo>(ref v);
-        // long <-> int keep their own path: through double, long loses precision above 2^53.
-        if (typeof(TFrom) == typeof(long) && typeof(TTo) == typeof(int)) { int r = (int)Unsafe.As<TFrom, long>(ref v); return Unsafe.As<int, TTo>(ref r); }
-        if (typeof(TFrom) == typeof(int) && typeof(TTo) == typeof(long)) { long r = Unsafe.As<TFrom, int>(ref v); return Unsafe.As<long, TTo>(ref r); }
+        // Integer to integer goes through a 64-bit pattern, not double: double loses precision above 2^53, and
+        // the 64-bit pattern gives C's wrap-around (int64 -1 → uint8 255, uint64 2^64-1 → int64 -1).
+        if (IsInteger<TFrom>() && IsInteger<TTo>()) return FromBits<TTo>(Bits(v));
+        if (typeof(TFrom) == typeof(ulong) && typeof(TTo) == typeof(float)) { float r = Unsafe.As<TFrom, ulong>(ref v); return Unsafe.As<float, TTo>(ref r); }
         double d =
             typeof(TFrom) == typeof(float) ? Unsafe.As<TFrom, float>(ref v) :
             typeof(TFrom) == typeof(double) ? Unsafe.As<TFrom, double>(ref v) :
-            typeof(TFrom) == typeof(int) ? Unsafe.As<TFrom, int>(ref v) :
-            typeof(TFrom) == typeof(long) ? Unsafe.As<TFrom, long>(ref v) :
-            typeof(TFrom) == typeof(byte) ? Unsafe.As<TFrom, byte>(ref v) :
             typeof(TFrom) == typeof(bool) ? (Unsafe.As<TFrom, bool>(ref v) ? 1 : 0) :
             typeof(TFrom) == typeof(Half) ? (double)Unsafe.As<TFrom, Half>(ref v) :
+            typeof(TFrom) == typeof(BFloat16) ? (double)Unsafe.As<TFrom, BFloat16>(ref v) :
+            typeof(TFrom) == typeof(ulong) ? Unsafe.As<TFrom, ulong>(ref v) :
+            IsInteger<TFrom>() ? Bits(v) :
             throw new NotSupportedException(typeof(TFrom).Name);
         if (typeof(TTo) == typeof(float)) { float r = (float)d; return Unsafe.As<float, TTo>(ref r); }
         if (typeof(TTo) == typeof(double)) return Unsafe.As<double, TTo>(ref d);
         if (typeof(TTo) == typeof(int)) { int r = double.IsNaN(d) ? int.MinValue : (int)d; return Unsafe.As<int, TTo>(ref r); }
         if (typeof(TTo) == typeof(long)) { long r = double.IsNaN(d) ? long.MinValue : (long)d; return Unsafe.As<long, TTo>(ref r); }
-        if (typeof(TTo) == typeof(byte)) { byte r = (byte)(int)d; return Unsafe.As<byte, TTo>(ref r); }
+        if (typeof(TTo) == typeof(ulong)) { ulong r = d < 0 ? (ulong)(long)d : (ulong)d; return Unsafe.As<ulong, TTo>(ref r); }
         if (typeof(TTo) == typeof(bool)) { bool r = d != 0; return Unsafe.As<bool, TTo>(ref r); }
         if (typeof(TTo) == typeof(Half)) { Half r = (Half)d; return Unsafe.As<Half, TTo>(ref r); }
+        // float32 first, then truncate: double → bfloat16 directly could differ from float32 → bfloat16 in the last bit.
+        if (typeof(TTo) == typeof(BFloat16)) { BFloat16 r = (BFloat16)(float)d; return Unsafe.As<BFloat16, TTo>(ref r); }
+        // The narrow integers (uint8, int8, int16, uint16, uint32): truncate toward zero, then wrap.
+        if (IsInteger<TTo>()) return FromBits<TTo>(double.IsNaN(d) ? 0 : (long)d);
         throw new NotSupportedException(typeof(TTo).Name);
+    }
+
+    private static bool IsInteger<T>() =>
+        typeof(T) == typeof(int) || typeof(T) == typeof(long) || typeof(T) == typeof(byte) || typeof(T) == typeof(sbyte) ||
+        typeof(T) == typeof(short) || typeof(T) == typeof(ushort) || typeof(T) == typeof(uint) || typeof(T) == typeof(ulong);
+
+    /// <summary>An integer, sign- or zero-extended to 64 bits (uint64 reinterpreted).</summary>
+    private static long Bits<T>(T v) =>
+        typeof(T) == typeof(int) ? Unsafe.As<T, int>(ref v) :
+        typeof(T) == typeof(long) ? Unsafe.As<T, long>(ref v) :
+        typeof(T) == typeof(byte) ? Unsafe.As<T, byte>(ref v) :
+        typeof(T) == typeof(sbyte) ? Unsafe.As<T, sbyte>(ref v) :
+        typeof(T) == typeof(short) ? Unsafe.As<T, short>(ref v) :
+        typeof(T) == typeof(ushort) ? Unsafe.As<T, ushort>(ref v) :
+        typeof(T) == typeof(uint) ? Unsafe.As<T, uint>(ref v) :
+        typeof(T) == typeof(ulong) ? unchecked((long)Unsafe.As<T, ulong>(ref v)) :
+        throw new NotSupportedException(typeof(T).Name);
+
+    /// <summary>The low bits of <paramref name="b"/> as integer type <typeparamref name="T"/>.</summary>
+    private static T FromBits<T>(long b)
+    {
+        unchecked
+        {
+            if (typeof(T) == typeof(int)) { int r = (int)b; return Unsafe.As<int, T>(ref r); }
+            if (typeof(T) == typeof(long)) return Unsafe.As<long, T>(ref b);
+            if (typeof(T) == typeof(byte)) { byte r = (byte)b; return Unsafe.As<byte, T>(ref r); }
+            if (typeof(T) == typeof(sbyte)) { sbyte r = (sbyte)b; return Unsafe.As<sbyte, T>(ref r); }
+            if (typeof(T) == typeof(short)) { short r = (short)b; return Unsafe.As<short, T>(ref r); }
+            if (typeof(T) == typeof(ushort)) { ushort r = (ushort)b; return Unsafe.As<ushort, T>(ref r); }
+            if (typeof(T) == typeof(uint)) { uint r = (uint)b; return Unsafe.As<uint, T>(ref r); }
+            if (typeof(T) == typeof(ulong)) { ulong r = (ulong)b; return Unsafe.As<ulong, T>(ref r); }
+        }
+        throw new NotSupportedException(typeof(T).Name);
     }
 }

@@ -7,15 +7,16 @@ namespace Tessera.Kernels;
 public static partial class GemmKernel
 {
     /// <summary>
-    /// Packs one full 6-row float micro-panel of a non-transposed A (rows <paramref name="a"/> + i·lda)
-    /// into p-major order d[p·6 + i], eight columns at a time through an in-register 6×8 transpose.
+    /// Packs six rows of a non-transposed A (rows <paramref name="a"/> + i·lda) into p-major order
+    /// d[p·ldd + i] (ldd = the panel height MR, a multiple of 6), eight columns at a time through an
+    /// in-register 6×8 transpose.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void PackA6F32Avx(float* a, int lda, int kc, float* d)
+    private static unsafe void PackA6F32Avx(float* a, int lda, int kc, float* d, int ldd)
     {
         float* r0 = a, r1 = a + lda, r2 = r1 + lda, r3 = r2 + lda, r4 = r3 + lda, r5 = r4 + lda;
         int p = 0;
-        for (; p + 8 <= kc; p += 8, d += 48)
+        for (; p + 8 <= kc; p += 8, d += 8 * ldd)
         {
             var x0 = Avx.LoadVector256(r0 + p);
             var x1 = Avx.LoadVector256(r1 + p);
@@ -38,32 +39,43 @@ public static partial class GemmKernel
             var lo5 = t5.GetLower();
             var hi5 = Avx.ExtractVector128(t5, 1);
 
-            Sse.Store(d + 0, s0.GetLower()); Sse2.StoreScalar((double*)(d + 4), lo4);
-            Sse.Store(d + 6, s1.GetLower()); Sse2.StoreHigh((double*)(d + 10), lo4);
-            Sse.Store(d + 12, s2.GetLower()); Sse2.StoreScalar((double*)(d + 16), lo5);
-            Sse.Store(d + 18, s3.GetLower()); Sse2.StoreHigh((double*)(d + 22), lo5);
-            Sse.Store(d + 24, Avx.ExtractVector128(s0, 1)); Sse2.StoreScalar((double*)(d + 28), hi4);
-            Sse.Store(d + 30, Avx.ExtractVector128(s1, 1)); Sse2.StoreHigh((double*)(d + 34), hi4);
-            Sse.Store(d + 36, Avx.ExtractVector128(s2, 1)); Sse2.StoreScalar((double*)(d + 40), hi5);
-            Sse.Store(d + 42, Avx.ExtractVector128(s3, 1)); Sse2.StoreHigh((double*)(d + 46), hi5);
+            Sse.Store(d, s0.GetLower()); Sse2.StoreScalar((double*)(d + 0 * ldd + 4), lo4);
+            Sse.Store(d + 1 * ldd, s1.GetLower()); Sse2.StoreHigh((double*)(d + 1 * ldd + 4), lo4);
+            Sse.Store(d + 2 * ldd, s2.GetLower()); Sse2.StoreScalar((double*)(d + 2 * ldd + 4), lo5);
+            Sse.Store(d + 3 * ldd, s3.GetLower()); Sse2.StoreHigh((double*)(d + 3 * ldd + 4), lo5);
+            Sse.Store(d + 4 * ldd, Avx.ExtractVector128(s0, 1)); Sse2.StoreScalar((double*)(d + 4 * ldd + 4), hi4);
+            Sse.Store(d + 5 * ldd, Avx.ExtractVector128(s1, 1)); Sse2.StoreHigh((double*)(d + 5 * ldd + 4), hi4);
+            Sse.Store(d + 6 * ldd, Avx.ExtractVector128(s2, 1)); Sse2.StoreScalar((double*)(d + 6 * ldd + 4), hi5);
+            Sse.Store(d + 7 * ldd, Avx.ExtractVector128(s3, 1)); Sse2.StoreHigh((double*)(d + 7 * ldd + 4), hi5);
         }
-        for (; p < kc; p++, d += 6)
+        for (; p < kc; p++, d += ldd)
         {
             d[0] = r0[p]; d[1] = r1[p]; d[2] = r2[p]; d[3] = r3[p]; d[4] = r4[p]; d[5] = r5[p];
         }
     }
 
     /// <summary>
-    /// Packs one full 16-column float micro-panel of a transposed B (B stored n×k: column j of op(B) is
-    /// the contiguous row <paramref name="b"/> + j·ldb) into d[p·16 + j], through 8×8 in-register transposes.
+    /// Packs one NR-column float micro-panel (NR a multiple of 8; the first nr columns valid, the rest zero) of a transposed B (B stored n×k:
+    /// column j of op(B) is the contiguous row <paramref name="b"/> + j·ldb) into d[p·NR + j], through
+    /// 8×8 in-register transposes.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void PackB16TransF32Avx(float* b, int ldb, int kc, float* d)
+    private static unsafe void PackBTransF32Avx(float* b, int ldb, int kc, float* d, int NR, int nr)
     {
-        int p = 0;
-        for (; p + 8 <= kc; p += 8, d += 128)
+        // Whole groups of 8 columns through the transpose; the rest (nr % 8 columns, then zero padding up to NR)
+        // element by element.
+        int groups = nr / 8;
+        float* d0 = d;
+        for (int j = groups * 8; j < NR; j++)
         {
-            for (int h = 0; h < 2; h++)
+            float* s = b + (long)j * ldb;
+            if (j < nr) for (int q = 0; q < kc; q++) d0[q * NR + j] = s[q];
+            else for (int q = 0; q < kc; q++) d0[q * NR + j] = 0f;
+        }
+        int p = 0;
+        for (; p + 8 <= kc; p += 8, d += 8 * NR)
+        {
+            for (int h = 0; h < groups; h++)
             {
                 float* s = b + (long)(8 * h) * ldb + p;
                 var r0 = Avx.LoadVector256(s);
@@ -91,17 +103,17 @@ public static partial class GemmKernel
                 var s6 = Avx.Shuffle(t5, t7, 0x44);
                 var s7 = Avx.Shuffle(t5, t7, 0xEE);
                 float* o = d + 8 * h;
-                Avx.Store(o + 0 * 16, Avx.Permute2x128(s0, s4, 0x20));
-                Avx.Store(o + 1 * 16, Avx.Permute2x128(s1, s5, 0x20));
-                Avx.Store(o + 2 * 16, Avx.Permute2x128(s2, s6, 0x20));
-                Avx.Store(o + 3 * 16, Avx.Permute2x128(s3, s7, 0x20));
-                Avx.Store(o + 4 * 16, Avx.Permute2x128(s0, s4, 0x31));
-                Avx.Store(o + 5 * 16, Avx.Permute2x128(s1, s5, 0x31));
-                Avx.Store(o + 6 * 16, Avx.Permute2x128(s2, s6, 0x31));
-                Avx.Store(o + 7 * 16, Avx.Permute2x128(s3, s7, 0x31));
+                Avx.Store(o + 0 * NR, Avx.Permute2x128(s0, s4, 0x20));
+                Avx.Store(o + 1 * NR, Avx.Permute2x128(s1, s5, 0x20));
+                Avx.Store(o + 2 * NR, Avx.Permute2x128(s2, s6, 0x20));
+                Avx.Store(o + 3 * NR, Avx.Permute2x128(s3, s7, 0x20));
+                Avx.Store(o + 4 * NR, Avx.Permute2x128(s0, s4, 0x31));
+                Avx.Store(o + 5 * NR, Avx.Permute2x128(s1, s5, 0x31));
+                Avx.Store(o + 6 * NR, Avx.Permute2x128(s2, s6, 0x31));
+                Avx.Store(o + 7 * NR, Avx.Permute2x128(s3, s7, 0x31));
             }
         }
-        for (; p < kc; p++, d += 16)
-            for (int j = 0; j < 16; j++) d[j] = b[(long)j * ldb + p];
+        for (; p < kc; p++, d += NR)
+            for (int j = 0; j < groups * 8; j++) d[j] = b[(long)j * ldb + p];
     }
 }

@@ -10,7 +10,9 @@ namespace Tessera.Kernels;
 /// <remarks>
 /// Large problems use a GotoBLAS/BLIS-style algorithm: B is packed into KC×NC blocks of NR-wide
 /// micro-panels, A into MC×KC blocks of MR-tall micro-panels, and an MR×NR register-blocked
-/// micro-kernel (AVX2/FMA when available, portable <see cref="Vector{T}"/> code otherwise) updates C.
+/// micro-kernel (AVX-512 12×32 when available, else AVX2/FMA 6×16, else portable <see cref="Vector{T}"/>
+/// code; see <see cref="GemmKernelKind"/>) updates C. A constant A (weights) can be packed once with
+/// <see cref="PackA(bool, int, int, ReadOnlySpan{float}, int)"/> and reused across calls.
 /// The C matrix is split into independent rectangles, one per thread. Small problems take a
 /// direct, unpacked, single-threaded path. When beta is zero the previous contents of C are never read.
 /// </remarks>
@@ -25,7 +27,7 @@ public static partial class GemmKernel
         set => s_maxThreads = Math.Max(1, value);
     }
 
-    /// <summary>Test hook: forces the portable (non-AVX2) micro-kernel.</summary>
+    /// <summary>Test hook: forces the portable (non-SIMD-intrinsics) micro-kernel (see also <see cref="ForceKernel"/>).</summary>
     internal static bool ForcePortable { get; set; }
 
     /// <summary>Test hook: problems with m·n·k below this use the direct, unpacked path.</summary>
@@ -84,13 +86,14 @@ public static partial class GemmKernel
                 return;
             }
 
+            var tiling = GetTiling<T>(ActiveKernel);
             int threads = (int)Math.Min(MaxThreads, Math.Max(1, work / MinWorkPerThread));
             if (threads <= 1)
             {
-                Blocked(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+                Blocked(in tiling, transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
                 return;
             }
-            Threaded(threads, transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+            Threaded(in tiling, threads, transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
         }
     }
 
@@ -116,10 +119,16 @@ public static partial class GemmKernel
 
     // ---------------------------------------------------------------- threading
 
-    private static unsafe void Threaded<T>(int threads, bool transA, bool transB, int m, int n, int k, T alpha,
-        T* a, int lda, T* b, int ldb, T beta, T* c, int ldc) where T : unmanaged, IFloatingPointIeee754<T>
+    private static unsafe void Threaded<T>(in Tiling tiling, int threads, bool transA, bool transB, int m, int n, int k, T alpha,
+        T* a, int lda, T* b, int ldb, T beta, T* c, int ldc, T* packedA = null, int mPad = 0)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
-        GetTile<T>(out int mr, out int nr);
+        int mr = tiling.MR, nr = tiling.NR;
+        if (UseKSplit(in tiling, threads, m, n, k))
+        {
+            KSplit(in tiling, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, packedA, mPad);
+            return;
+        }
         // Cut C into a grid of independent rectangles (each runs the full packed algorithm) and let the
         // workers take them dynamically: a thread that gets less CPU (a busy, shared machine) simply takes
         // fewer rectangles. Aim for several rectangles per thread; halve the longer side each time.
@@ -137,11 +146,12 @@ public static partial class GemmKernel
         int tasks = gm * gn;
         if (tasks == 1)
         {
-            Blocked(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            Blocked(in tiling, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, packedA, mPad);
             return;
         }
 
-        nint pa = (nint)a, pb = (nint)b, pc = (nint)c;
+        nint pa = (nint)a, pb = (nint)b, pc = (nint)c, pp = (nint)packedA;
+        var t = tiling;
         int next = -1;
         int workers = Math.Min(threads, tasks);
         Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, _ =>
@@ -156,9 +166,67 @@ public static partial class GemmKernel
                 T* sa = (T*)pa + (transA ? i0 : (long)i0 * lda);
                 T* sb = (T*)pb + (transB ? (long)j0 * ldb : j0);
                 T* sc = (T*)pc + (long)i0 * ldc + j0;
-                Blocked(transA, transB, i1 - i0, j1 - j0, k, alpha, sa, lda, sb, ldb, beta, sc, ldc);
+                Blocked(in t, transA, transB, i1 - i0, j1 - j0, k, alpha, sa, lda, sb, ldb, beta, sc, ldc, (T*)pp, mPad, i0);
             }
         });
+    }
+
+    /// <summary>Test hook: C tiles per thread below which a long reduction is split over k instead of over C.</summary>
+    internal static int KSplitTilesPerThread { get; set; } = 16;
+
+    /// <summary>
+    /// Few C tiles but a long k (weight gradients: C = outC×(C·R·S), k = batch·pixels, e.g. 32×27×50176):
+    /// a grid over C would leave threads idle or unbalanced, so split k instead.
+    /// </summary>
+    private static bool UseKSplit(in Tiling t, int threads, int m, int n, int k)
+    {
+        long tiles = (long)((m + t.MR - 1) / t.MR) * ((n + t.NR - 1) / t.NR);
+        int kBlocks = (k + t.KC - 1) / t.KC;
+        return tiles < (long)KSplitTilesPerThread * threads && kBlocks >= threads && (long)m * n <= 1 << 22;
+    }
+
+    /// <summary>
+    /// C = alpha·Σ_parts A[:,kpart]·B[kpart,:] + beta·C: part 0 runs on C itself (applying beta), the others into
+    /// private m×n buffers that are added to C afterwards. Parts start at multiples of KC, so a pre-packed A is
+    /// entered at a k-block boundary.
+    /// </summary>
+    private static unsafe void KSplit<T>(in Tiling tiling, int parts, bool transA, bool transB, int m, int n, int k, T alpha,
+        T* a, int lda, T* b, int ldb, T beta, T* c, int ldc, T* packedA, int mPad)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var partials = new T[parts - 1][];
+        for (int i = 0; i < partials.Length; i++) partials[i] = GC.AllocateUninitializedArray<T>(m * n, pinned: true);
+        nint pa = (nint)a, pb = (nint)b, pc = (nint)c, pp = (nint)packedA;
+        var t = tiling;
+        Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, part =>
+        {
+            Split(k, parts, t.KC, part, out int k0, out int k1);
+            if (k1 <= k0) return;   // cannot happen while kBlocks >= parts, but keeps the partial defined
+            T* sa = (T*)pa + (transA ? (long)k0 * lda : k0);
+            T* sb = (T*)pb + (transB ? k0 : (long)k0 * ldb);
+            T* sp = pp == 0 ? null : (T*)pp + (long)k0 * mPad;
+            if (part == 0)
+            {
+                Blocked(in t, transA, transB, m, n, k1 - k0, alpha, sa, lda, sb, ldb, beta, (T*)pc, ldc, sp, mPad);
+                return;
+            }
+            fixed (T* dst = partials[part - 1])
+                Blocked(in t, transA, transB, m, n, k1 - k0, alpha, sa, lda, sb, ldb, T.Zero, dst, n, sp, mPad);
+        });
+        for (int p = 0; p < partials.Length; p++)
+        {
+            fixed (T* src = partials[p])
+                for (int i = 0; i < m; i++)
+                {
+                    T* ci = c + (long)i * ldc;
+                    T* si = src + (long)i * n;
+                    int j = 0;
+                    if (Vector.IsHardwareAccelerated)
+                        for (; j <= n - Vector<T>.Count; j += Vector<T>.Count)
+                            (Vector.Load(ci + j) + Vector.Load(si + j)).Store(ci + j);
+                    for (; j < n; j++) ci[j] += si[j];
+                }
+        }
     }
 
     /// <summary>Splits [0,len) into parts whose boundaries are multiples of <paramref name="quantum"/>.</summary>

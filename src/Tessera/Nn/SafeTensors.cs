@@ -14,13 +14,15 @@ public static class SafeTensors
     private static string Code(DType t) => t switch
     {
         DType.Float32 => "F32", DType.Float64 => "F64", DType.Int32 => "I32", DType.Int64 => "I64",
-        DType.UInt8 => "U8", DType.Bool => "BOOL", DType.Float16 => "F16", _ => throw new NotSupportedException(t.ToString()),
+        DType.UInt8 => "U8", DType.Bool => "BOOL", DType.Float16 => "F16", DType.Int8 => "I8", DType.Int16 => "I16",
+        DType.UInt16 => "U16", DType.UInt32 => "U32", DType.UInt64 => "U64", DType.BFloat16 => "BF16", _ => throw new NotSupportedException(t.ToString()),
     };
 
     private static DType FromCode(string c, string name) => c switch
     {
         "F32" => DType.Float32, "F64" => DType.Float64, "I32" => DType.Int32, "I64" => DType.Int64,
-        "U8" => DType.UInt8, "BOOL" => DType.Bool, "F16" => DType.Float16,
+        "U8" => DType.UInt8, "BOOL" => DType.Bool, "F16" => DType.Float16, "I8" => DType.Int8, "I16" => DType.Int16,
+        "U16" => DType.UInt16, "U32" => DType.UInt32, "U64" => DType.UInt64, "BF16" => DType.BFloat16,
         _ => throw new InvalidDataException($"safetensors: tensor '{name}' has unsupported dtype '{c}'."),
     };
 

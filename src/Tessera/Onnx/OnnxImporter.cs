@@ -79,8 +79,9 @@ public static class OnnxImporter
         var constant = new List<bool>();
         foreach (var np in model.Graph.Node)
         {
-            if (np.Domain is not ("" or "ai.onnx"))
-                throw new OnnxUnsupportedException($"ONNX operator {np.OpType} (domain '{np.Domain}') in node '{np.Name}' is not supported: only the default domain is.") { OpType = np.OpType };
+            var key = OnnxOperators.Key(np.Domain, np.OpType);
+            if (np.Domain is not ("" or "ai.onnx") && !OnnxOperators.Builders.ContainsKey(key))
+                throw new OnnxUnsupportedException($"ONNX operator {np.OpType} (domain '{np.Domain}') in node '{np.Name}' is not supported: only the default domain (and the optimizers of {OnnxOperators.TrainingDomain}) are.") { OpType = np.OpType };
             var nodeInputs = new Node?[np.Input.Count];
             for (int i = 0; i < nodeInputs.Length; i++)
             {
@@ -89,7 +90,7 @@ public static class OnnxImporter
                 nodeInputs[i] = values.TryGetValue(n, out var node) ? node
                     : throw new OnnxFormatException($"node '{np.Name}' ({np.OpType}) reads '{n}', which no earlier node, input or initializer produces.");
             }
-            if (!OnnxOperators.Builders.TryGetValue(np.OpType, out var builder))
+            if (!OnnxOperators.Builders.TryGetValue(key, out var builder))
                 throw new OnnxUnsupportedException($"ONNX operator {np.OpType} (domain '{np.Domain}', opset {opset}) in node '{np.Name}' is not supported.") { OpType = np.OpType };
             var ctx = new OnnxNodeContext(np, nodeInputs, opset, g, baseDirectory);
             Node[] outputs;

@@ -41,9 +41,9 @@ public static partial class OnnxOperators
 
         t["BatchNormalization"] = c =>
         {
-            if (c.Int("training_mode", 0) != 0) throw c.Unsupported("training mode");
             Node x = c.Required(0), scale = c.Required(1), bias = c.Required(2), mean = c.Required(3), var_ = c.Required(4);
             float eps = c.Float("epsilon", 1e-5f);
+            if (c.Int("training_mode", 0) != 0) return BatchNormTraining(c, x, scale, bias, mean, var_, eps);
             // y = x·s + (b − mean·s) with s = scale/√(var+ε): constants fold, leaving one multiply-add per element.
             var s = Div(scale, Sqrt(Add(var_, c.Graph.Constant(eps, var_.DType))));
             var shift = Sub(bias, Mul(mean, s));
@@ -548,5 +548,27 @@ public static partial class OnnxOperators
         int groups = (int)c.Int("group", 1);
         var op = new ConvNdOp(new WindowNd(kernel, strides, pads, dil), groups);
         return b is null ? c.Graph.Apply(op, x, w) : c.Graph.Apply(op, x, w, b);
+    }
+
+    /// <summary>
+    /// BatchNormalization with training_mode = 1 (opset 14+): normalizes with the batch's own mean and biased variance
+    /// over every axis but 1, and returns the running statistics blended as input·momentum + batch·(1 − momentum).
+    /// </summary>
+    private static Node[] BatchNormTraining(OnnxNodeContext c, Node x, Node scale, Node bias, Node runMean, Node runVar, float eps)
+    {
+        if (x.Rank < 2) throw c.Error($"input must have rank ≥ 2, got {ShapeMath.Format(x.Shape)}");
+        double momentum = c.Float("momentum", 0.9f);
+        var axes = new[] { 0 }.Concat(Enumerable.Range(2, x.Rank - 2)).ToArray();
+        var mean = Mean(x, axes, true);
+        var d = Sub(x, mean);
+        var var_ = Mean(Square(d), axes, true);
+        var cAxes = Enumerable.Range(1, x.Rank - 2).ToArray();
+        Node PerChannel(Node v) => cAxes.Length > 0 ? Unsqueeze(v, cAxes) : v;
+        var y = Add(Mul(Div(d, Sqrt(Add(var_, c.Graph.Constant(eps, x.DType)))), PerChannel(scale)), PerChannel(bias));
+        var flatMean = Reshape(mean, [-1]);
+        var flatVar = Reshape(var_, [-1]);
+        var outMean = Add(Mul(runMean, c.Graph.Constant(momentum, runMean.DType)), Mul(Cast(flatMean, runMean.DType), c.Graph.Constant(1 - momentum, runMean.DType)));
+        var outVar = Add(Mul(runVar, c.Graph.Constant(momentum, runVar.DType)), Mul(Cast(flatVar, runVar.DType), c.Graph.Constant(1 - momentum, runVar.DType)));
+        return [y, outMean, outVar];
     }
 }

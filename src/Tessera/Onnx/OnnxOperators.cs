@@ -25,6 +25,9 @@ public static partial class OnnxOperators
         AddMisc(t);
         AddRecurrent(t);
         AddQuantized(t);
+        AddTraining(t);
+        AddSignal(t);
+        AddControl(t);
         return t;
     }
 
@@ -43,7 +46,7 @@ public static partial class OnnxOperators
         t["Pow"] = c =>
         {
             Node a = c.Required(0), b = c.Required(1);
-            if (a.DType.IsFloatingPoint() && a.DType != DType.Float16) return One(Pow(a, Cast(b, a.DType)));
+            if (a.DType is DType.Float32 or DType.Float64) return One(Pow(a, Cast(b, a.DType)));
             return One(Cast(Pow(Cast(a, DType.Float64), Cast(b, DType.Float64)), a.DType));
         };
         t["Mod"] = c => One(c.Graph.Apply(new ModOp(c.Int("fmod", 0) != 0), c.Required(0), c.Required(1)));

@@ -21,7 +21,13 @@ public static class OnnxTensors
         TensorProto.Types.DataType.Uint8 => DType.UInt8,
         TensorProto.Types.DataType.Bool => DType.Bool,
         TensorProto.Types.DataType.Float16 => DType.Float16,
-        var t when Enum.IsDefined(t) => throw new OnnxUnsupportedException($"{what}: ONNX element type {t} is not supported (float, double, float16, int32, int64, uint8, bool)."),
+        TensorProto.Types.DataType.Int8 => DType.Int8,
+        TensorProto.Types.DataType.Int16 => DType.Int16,
+        TensorProto.Types.DataType.Uint16 => DType.UInt16,
+        TensorProto.Types.DataType.Uint32 => DType.UInt32,
+        TensorProto.Types.DataType.Uint64 => DType.UInt64,
+        TensorProto.Types.DataType.Bfloat16 => DType.BFloat16,
+        var t when Enum.IsDefined(t) => throw new OnnxUnsupportedException($"{what}: ONNX element type {t} is not supported (float, double, float16, bfloat16, int8-64, uint8-64, bool)."),
         _ => throw new OnnxFormatException($"{what}: {onnxType} is not an ONNX element type."),
     };
 
@@ -34,6 +40,12 @@ public static class OnnxTensors
         DType.UInt8 => TensorProto.Types.DataType.Uint8,
         DType.Bool => TensorProto.Types.DataType.Bool,
         DType.Float16 => TensorProto.Types.DataType.Float16,
+        DType.Int8 => TensorProto.Types.DataType.Int8,
+        DType.Int16 => TensorProto.Types.DataType.Int16,
+        DType.UInt16 => TensorProto.Types.DataType.Uint16,
+        DType.UInt32 => TensorProto.Types.DataType.Uint32,
+        DType.UInt64 => TensorProto.Types.DataType.Uint64,
+        DType.BFloat16 => TensorProto.Types.DataType.Bfloat16,
         _ => throw new ArgumentOutOfRangeException(nameof(t)),
     });
 
@@ -112,6 +124,14 @@ public static class OnnxTensors
             case DType.UInt8: { var d = result.Data<byte>(); for (int i = 0; i < count; i++) d[i] = (byte)t.Int32Data[i]; break; }
             case DType.Bool: { var d = result.Data<bool>(); for (int i = 0; i < count; i++) d[i] = t.Int32Data[i] != 0; break; }
             case DType.Float16: { var d = result.Data<Half>(); for (int i = 0; i < count; i++) d[i] = BitConverter.UInt16BitsToHalf((ushort)t.Int32Data[i]); break; }
+            // The narrow integers travel in int32_data, uint32/uint64 in uint64_data (onnx.proto's field comments).
+            case DType.Int8: { var d = result.Data<sbyte>(); for (int i = 0; i < count; i++) d[i] = (sbyte)t.Int32Data[i]; break; }
+            case DType.Int16: { var d = result.Data<short>(); for (int i = 0; i < count; i++) d[i] = (short)t.Int32Data[i]; break; }
+            case DType.UInt16: { var d = result.Data<ushort>(); for (int i = 0; i < count; i++) d[i] = (ushort)t.Int32Data[i]; break; }
+            case DType.UInt32: { var d = result.Data<uint>(); for (int i = 0; i < count; i++) d[i] = (uint)t.Uint64Data[i]; break; }
+            case DType.UInt64: t.Uint64Data.CopyTo(result.Data<ulong>(), 0); break;
+            case DType.BFloat16: { var d = result.Data<BFloat16>(); for (int i = 0; i < count; i++) d[i] = BFloat16.FromBits((ushort)t.Int32Data[i]); break; }
+            default: throw new OnnxUnsupportedException($"{what}: typed data of dtype {dtype.Name()} is not supported.");
         }
         return result;
     }
@@ -130,6 +150,12 @@ public static class OnnxTensors
             DType.UInt8 => result.AsSpan<byte>(),
             DType.Bool => MemoryMarshal.AsBytes(result.AsSpan<bool>()),
             DType.Float16 => MemoryMarshal.AsBytes(result.AsSpan<Half>()),
+            DType.Int8 => MemoryMarshal.AsBytes(result.AsSpan<sbyte>()),
+            DType.Int16 => MemoryMarshal.AsBytes(result.AsSpan<short>()),
+            DType.UInt16 => MemoryMarshal.AsBytes(result.AsSpan<ushort>()),
+            DType.UInt32 => MemoryMarshal.AsBytes(result.AsSpan<uint>()),
+            DType.UInt64 => MemoryMarshal.AsBytes(result.AsSpan<ulong>()),
+            DType.BFloat16 => MemoryMarshal.AsBytes(result.AsSpan<BFloat16>()),
             _ => throw new ArgumentOutOfRangeException(nameof(dtype)),
         });
         raw.CopyTo(dst);
@@ -182,6 +208,12 @@ public static class OnnxTensors
             DType.UInt8 => c.AsSpan<byte>(),
             DType.Bool => MemoryMarshal.AsBytes(c.AsSpan<bool>()),
             DType.Float16 => MemoryMarshal.AsBytes(c.AsSpan<Half>()),
+            DType.Int8 => MemoryMarshal.AsBytes(c.AsSpan<sbyte>()),
+            DType.Int16 => MemoryMarshal.AsBytes(c.AsSpan<short>()),
+            DType.UInt16 => MemoryMarshal.AsBytes(c.AsSpan<ushort>()),
+            DType.UInt32 => MemoryMarshal.AsBytes(c.AsSpan<uint>()),
+            DType.UInt64 => MemoryMarshal.AsBytes(c.AsSpan<ulong>()),
+            DType.BFloat16 => MemoryMarshal.AsBytes(c.AsSpan<BFloat16>()),
             _ => throw new ArgumentOutOfRangeException(nameof(t)),
         };
         proto.RawData = ByteString.CopyFrom(bytes);

@@ -1,6 +1,11 @@
 namespace Tessera;
 
-/// <summary>Element type of a tensor. <see cref="Float16"/> is a storage type: cast it to compute.</summary>
+/// <summary>
+/// Element type of a tensor. <see cref="Float16"/> and <see cref="BFloat16"/> are storage types: cast them to compute.
+/// The integer types after Float16 (int8 ... uint64) exist for data interchange (ONNX, safetensors): cast, copy,
+/// compare, elementwise arithmetic, min/max and reductions accept them; other kernels reject them with a dtype error.
+/// New members go at the end so stored numeric values never change.
+/// </summary>
 public enum DType : byte
 {
     Float32,
@@ -10,6 +15,12 @@ public enum DType : byte
     UInt8,
     Bool,
     Float16,
+    Int8,
+    Int16,
+    UInt16,
+    UInt32,
+    UInt64,
+    BFloat16,
 }
 
 /// <summary>Facts about each <see cref="DType"/>.</summary>
@@ -20,12 +31,21 @@ public static class DTypes
     {
         DType.Float32 or DType.Int32 => 4,
         DType.Float64 or DType.Int64 => 8,
-        DType.UInt8 or DType.Bool => 1,
-        DType.Float16 => 2,
+        DType.UInt8 or DType.Bool or DType.Int8 => 1,
+        DType.Float16 or DType.Int16 or DType.UInt16 or DType.BFloat16 => 2,
+        DType.UInt32 => 4,
+        DType.UInt64 => 8,
         _ => throw new ArgumentOutOfRangeException(nameof(t)),
     };
 
-    public static bool IsFloatingPoint(this DType t) => t is DType.Float32 or DType.Float64 or DType.Float16;
+    public static bool IsFloatingPoint(this DType t) => t is DType.Float32 or DType.Float64 or DType.Float16 or DType.BFloat16;
+
+    /// <summary>True for the integer dtypes (bool excluded).</summary>
+    public static bool IsInteger(this DType t) =>
+        t is DType.Int32 or DType.Int64 or DType.UInt8 or DType.Int8 or DType.Int16 or DType.UInt16 or DType.UInt32 or DType.UInt64;
+
+    /// <summary>True for the unsigned integer dtypes.</summary>
+    public static bool IsUnsigned(this DType t) => t is DType.UInt8 or DType.UInt16 or DType.UInt32 or DType.UInt64;
 
     /// <summary>The dtype that stores CLR type <typeparamref name="T"/>.</summary>
     public static DType Of<T>() where T : unmanaged
@@ -37,6 +57,12 @@ public static class DTypes
         if (typeof(T) == typeof(byte)) return DType.UInt8;
         if (typeof(T) == typeof(bool)) return DType.Bool;
         if (typeof(T) == typeof(Half)) return DType.Float16;
+        if (typeof(T) == typeof(sbyte)) return DType.Int8;
+        if (typeof(T) == typeof(short)) return DType.Int16;
+        if (typeof(T) == typeof(ushort)) return DType.UInt16;
+        if (typeof(T) == typeof(uint)) return DType.UInt32;
+        if (typeof(T) == typeof(ulong)) return DType.UInt64;
+        if (typeof(T) == typeof(BFloat16)) return DType.BFloat16;
         throw new NotSupportedException($"No Tessera dtype stores {typeof(T).Name}.");
     }
 
@@ -50,6 +76,12 @@ public static class DTypes
         DType.UInt8 => "uint8",
         DType.Bool => "bool",
         DType.Float16 => "float16",
+        DType.Int8 => "int8",
+        DType.Int16 => "int16",
+        DType.UInt16 => "uint16",
+        DType.UInt32 => "uint32",
+        DType.UInt64 => "uint64",
+        DType.BFloat16 => "bfloat16",
         _ => t.ToString(),
     };
 }

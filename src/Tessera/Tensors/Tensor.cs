@@ -187,7 +187,13 @@ public sealed partial class Tensor : IDisposable
             TensorStorage<byte> s => s.Data[o],
             TensorStorage<bool> s => s.Data[o] ? 1 : 0,
             TensorStorage<Half> s => (double)s.Data[o],
-            _ => throw new NotSupportedException(),
+            TensorStorage<sbyte> s => s.Data[o],
+            TensorStorage<short> s => s.Data[o],
+            TensorStorage<ushort> s => s.Data[o],
+            TensorStorage<uint> s => s.Data[o],
+            TensorStorage<ulong> s => s.Data[o],
+            TensorStorage<BFloat16> s => (double)s.Data[o],
+            _ => throw new NotSupportedException($"GetDouble: dtype {DType.Name()} is not supported."),
         };
     }
 
@@ -203,6 +209,14 @@ public sealed partial class Tensor : IDisposable
             case TensorStorage<byte> s: s.Data[o] = (byte)value; break;
             case TensorStorage<bool> s: s.Data[o] = value != 0; break;
             case TensorStorage<Half> s: s.Data[o] = (Half)value; break;
+            // Integers wrap like a C cast (through long; ulong through its own cast so values above 2^63 survive).
+            case TensorStorage<sbyte> s: s.Data[o] = (sbyte)(long)value; break;
+            case TensorStorage<short> s: s.Data[o] = (short)(long)value; break;
+            case TensorStorage<ushort> s: s.Data[o] = (ushort)(long)value; break;
+            case TensorStorage<uint> s: s.Data[o] = (uint)(long)value; break;
+            case TensorStorage<ulong> s: s.Data[o] = value < 0 ? (ulong)(long)value : (ulong)value; break;
+            case TensorStorage<BFloat16> s: s.Data[o] = (BFloat16)value; break;
+            default: throw new NotSupportedException($"SetDouble: dtype {DType.Name()} is not supported.");
         }
     }
 
@@ -399,6 +413,13 @@ public sealed partial class Tensor : IDisposable
             case TensorStorage<byte>: CopyStrided<byte>(this, destination); break;
             case TensorStorage<bool>: CopyStrided<bool>(this, destination); break;
             case TensorStorage<Half>: CopyStrided<Half>(this, destination); break;
+            case TensorStorage<sbyte>: CopyStrided<sbyte>(this, destination); break;
+            case TensorStorage<short>: CopyStrided<short>(this, destination); break;
+            case TensorStorage<ushort>: CopyStrided<ushort>(this, destination); break;
+            case TensorStorage<uint>: CopyStrided<uint>(this, destination); break;
+            case TensorStorage<ulong>: CopyStrided<ulong>(this, destination); break;
+            case TensorStorage<BFloat16>: CopyStrided<BFloat16>(this, destination); break;
+            default: throw new NotSupportedException($"CopyTo: dtype {DType.Name()} is not supported.");
         }
     }
 

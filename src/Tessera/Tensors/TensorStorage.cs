@@ -21,6 +21,12 @@ public abstract class TensorStorage
         DType.UInt8 => TensorStorage<byte>.Rent(length, clear),
         DType.Bool => TensorStorage<bool>.Rent(length, clear),
         DType.Float16 => TensorStorage<Half>.Rent(length, clear),
+        DType.Int8 => TensorStorage<sbyte>.Rent(length, clear),
+        DType.Int16 => TensorStorage<short>.Rent(length, clear),
+        DType.UInt16 => TensorStorage<ushort>.Rent(length, clear),
+        DType.UInt32 => TensorStorage<uint>.Rent(length, clear),
+        DType.UInt64 => TensorStorage<ulong>.Rent(length, clear),
+        DType.BFloat16 => TensorStorage<BFloat16>.Rent(length, clear),
         _ => throw new ArgumentOutOfRangeException(nameof(dtype)),
     };
 }

@@ -8,18 +8,21 @@ public sealed class GemmKernelState;
 
 /// <summary>
 /// GEMM kernels against a naive double-accumulating reference, over every code path:
-/// the direct small path, the packed single-threaded path, the packed multithreaded path,
-/// the portable (non-AVX2) micro-kernel, and tiny cache blocks (many MC/KC/NC iterations).
+/// the direct small path, the packed single-threaded path, the packed multithreaded path (each with the
+/// best kernel of this CPU: AVX-512 on the dev machine), the AVX2 kernel forced, the portable micro-kernel,
+/// and tiny cache blocks (many MC/KC/NC iterations).
 /// </summary>
 [Collection(nameof(GemmKernelState))]
 public sealed class GemmKernelTests
 {
-    public enum Path { Small, Packed, Threaded, Portable, TinyBlocks }
+    public enum Path { Small, Packed, Threaded, Portable, TinyBlocks, Avx2 }
 
     private static readonly (int M, int N, int K)[] Shapes =
     {
         (1, 1, 1), (2, 3, 4), (6, 16, 8), (7, 17, 9), (17, 33, 65), (12, 32, 5),
         (64, 784, 256), (16, 200, 64), (5, 300, 20), (300, 5, 20), (150, 70, 300), (31, 47, 1), (1, 129, 70), (97, 1, 33),
+        // AVX-512 tiles are 12×32 (float) and 12×16 (double): exact tiles, one short of / one past a tile in each dimension.
+        (12, 16, 3), (24, 64, 17), (11, 31, 9), (13, 33, 40), (25, 65, 300), (36, 96, 257),
     };
 
     private static readonly Path[] Paths = Enum.GetValues<Path>();
@@ -77,6 +80,7 @@ public sealed class GemmKernelTests
     [InlineData(Path.Threaded)]
     [InlineData(Path.Portable)]
     [InlineData(Path.TinyBlocks)]
+    [InlineData(Path.Avx2)]
     public void Beta_zero_ignores_NaN_in_C(Path path)
     {
         foreach (var (m, n, k) in new[] { (17, 33, 65), (6, 16, 8), (1, 1, 1), (40, 50, 60) })
@@ -174,6 +178,7 @@ public sealed class GemmKernelTests
         int threads = GemmKernel.MaxThreads;
         long small = GemmKernel.SmallThreshold, perThread = GemmKernel.MinWorkPerThread, perTask = GemmKernel.MinWorkPerTask;
         var blocks = (GemmKernel.MCf, GemmKernel.KCf, GemmKernel.NCf, GemmKernel.MCd, GemmKernel.KCd, GemmKernel.NCd);
+        var blocks512 = (GemmKernel.MCf512, GemmKernel.KCf512, GemmKernel.NCf512, GemmKernel.MCd512, GemmKernel.KCd512, GemmKernel.NCd512);
         try
         {
             switch (path)
@@ -204,6 +209,15 @@ public sealed class GemmKernelTests
                     // Deliberately not multiples of the 6×16 / 6×8 register tiles.
                     (GemmKernel.MCf, GemmKernel.KCf, GemmKernel.NCf) = (13, 7, 37);
                     (GemmKernel.MCd, GemmKernel.KCd, GemmKernel.NCd) = (7, 5, 19);
+                    (GemmKernel.MCf512, GemmKernel.KCf512, GemmKernel.NCf512) = (25, 7, 70);
+                    (GemmKernel.MCd512, GemmKernel.KCd512, GemmKernel.NCd512) = (13, 5, 37);
+                    break;
+                case Path.Avx2:
+                    GemmKernel.SmallThreshold = 0;
+                    GemmKernel.ForceKernel = GemmKernelKind.Avx2;
+                    GemmKernel.MinWorkPerThread = 1;
+                    GemmKernel.MinWorkPerTask = 1;
+                    GemmKernel.MaxThreads = 2;
                     break;
             }
             action();
@@ -215,7 +229,9 @@ public sealed class GemmKernelTests
             GemmKernel.MinWorkPerThread = perThread;
             GemmKernel.MinWorkPerTask = perTask;
             GemmKernel.ForcePortable = false;
+            GemmKernel.ForceKernel = null;
             (GemmKernel.MCf, GemmKernel.KCf, GemmKernel.NCf, GemmKernel.MCd, GemmKernel.KCd, GemmKernel.NCd) = blocks;
+            (GemmKernel.MCf512, GemmKernel.KCf512, GemmKernel.NCf512, GemmKernel.MCd512, GemmKernel.KCd512, GemmKernel.NCd512) = blocks512;
         }
     }
 

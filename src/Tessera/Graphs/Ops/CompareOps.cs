@@ -29,6 +29,12 @@ public sealed class CompareOp(Comparison comparison) : Operation
             case DType.Int32: Run<int>(inputs[0], inputs[1], output); break;
             case DType.Int64: Run<long>(inputs[0], inputs[1], output); break;
             case DType.UInt8: Run<byte>(inputs[0], inputs[1], output); break;
+            case DType.Int8: Run<sbyte>(inputs[0], inputs[1], output); break;
+            case DType.Int16: Run<short>(inputs[0], inputs[1], output); break;
+            case DType.UInt16: Run<ushort>(inputs[0], inputs[1], output); break;
+            case DType.UInt32: Run<uint>(inputs[0], inputs[1], output); break;
+            case DType.UInt64: Run<ulong>(inputs[0], inputs[1], output); break;
+            default: throw new DTypeMismatchException(Name, $"dtype {inputs[0].DType.Name()} is not supported");
         }
     }
 
@@ -74,6 +80,13 @@ public sealed class WhereOp : Operation
             case DType.UInt8: ElementwiseKernels.Where<byte>(x[0], x[1], x[2], y); break;
             case DType.Bool: ElementwiseKernels.Where<bool>(x[0], x[1], x[2], y); break;
             case DType.Float16: ElementwiseKernels.Where<Half>(x[0], x[1], x[2], y); break;
+            case DType.Int8: ElementwiseKernels.Where<sbyte>(x[0], x[1], x[2], y); break;
+            case DType.Int16: ElementwiseKernels.Where<short>(x[0], x[1], x[2], y); break;
+            case DType.UInt16: ElementwiseKernels.Where<ushort>(x[0], x[1], x[2], y); break;
+            case DType.UInt32: ElementwiseKernels.Where<uint>(x[0], x[1], x[2], y); break;
+            case DType.UInt64: ElementwiseKernels.Where<ulong>(x[0], x[1], x[2], y); break;
+            case DType.BFloat16: ElementwiseKernels.Where<BFloat16>(x[0], x[1], x[2], y); break;
+            default: throw new DTypeMismatchException(Name, $"dtype {y.DType.Name()} is not supported");
         }
     }
 

@@ -40,6 +40,12 @@ public abstract class NumericUnaryOp : Operation
             case DType.Int32: Run<int>(inputs[0], output); break;
             case DType.Int64: Run<long>(inputs[0], output); break;
             case DType.UInt8: Run<byte>(inputs[0], output); break;
+            case DType.Int8: Run<sbyte>(inputs[0], output); break;
+            case DType.Int16: Run<short>(inputs[0], output); break;
+            case DType.UInt16: Run<ushort>(inputs[0], output); break;
+            case DType.UInt32: Run<uint>(inputs[0], output); break;
+            case DType.UInt64: Run<ulong>(inputs[0], output); break;
+            default: throw new DTypeMismatchException(Name, $"dtype {output.DType.Name()} is not supported");
         }
     }
 
@@ -69,6 +75,12 @@ public abstract class BinaryOp : Operation
             case DType.Int32: Run<int>(inputs[0], inputs[1], output); break;
             case DType.Int64: Run<long>(inputs[0], inputs[1], output); break;
             case DType.UInt8: Run<byte>(inputs[0], inputs[1], output); break;
+            case DType.Int8: Run<sbyte>(inputs[0], inputs[1], output); break;
+            case DType.Int16: Run<short>(inputs[0], inputs[1], output); break;
+            case DType.UInt16: Run<ushort>(inputs[0], inputs[1], output); break;
+            case DType.UInt32: Run<uint>(inputs[0], inputs[1], output); break;
+            case DType.UInt64: Run<ulong>(inputs[0], inputs[1], output); break;
+            default: throw new DTypeMismatchException(Name, $"dtype {output.DType.Name()} is not supported");
         }
     }
 

@@ -64,6 +64,12 @@ public sealed class ReduceOp(ReduceKind kind, int[]? axes, bool keepDims) : Axes
             case DType.Int32: ReduceKernels.Reduce<int>(inputs[0], axes, Kind, output); break;
             case DType.Int64: ReduceKernels.Reduce<long>(inputs[0], axes, Kind, output); break;
             case DType.UInt8: ReduceKernels.Reduce<byte>(inputs[0], axes, Kind, output); break;
+            case DType.Int8: ReduceKernels.Reduce<sbyte>(inputs[0], axes, Kind, output); break;
+            case DType.Int16: ReduceKernels.Reduce<short>(inputs[0], axes, Kind, output); break;
+            case DType.UInt16: ReduceKernels.Reduce<ushort>(inputs[0], axes, Kind, output); break;
+            case DType.UInt32: ReduceKernels.Reduce<uint>(inputs[0], axes, Kind, output); break;
+            case DType.UInt64: ReduceKernels.Reduce<ulong>(inputs[0], axes, Kind, output); break;
+            default: throw new DTypeMismatchException(Name, $"dtype {inputs[0].DType.Name()} is not supported");
         }
     }
 
@@ -183,6 +189,12 @@ public sealed class ArgMaxOp(int axis, bool keepDims) : AxesOp([axis], keepDims)
             case DType.Int32: ReduceKernels.ArgMax<int>(inputs[0], axis, output); break;
             case DType.Int64: ReduceKernels.ArgMax<long>(inputs[0], axis, output); break;
             case DType.UInt8: ReduceKernels.ArgMax<byte>(inputs[0], axis, output); break;
+            case DType.Int8: ReduceKernels.ArgMax<sbyte>(inputs[0], axis, output); break;
+            case DType.Int16: ReduceKernels.ArgMax<short>(inputs[0], axis, output); break;
+            case DType.UInt16: ReduceKernels.ArgMax<ushort>(inputs[0], axis, output); break;
+            case DType.UInt32: ReduceKernels.ArgMax<uint>(inputs[0], axis, output); break;
+            case DType.UInt64: ReduceKernels.ArgMax<ulong>(inputs[0], axis, output); break;
+            default: throw new DTypeMismatchException(Name, $"dtype {inputs[0].DType.Name()} is not supported");
         }
     }
 

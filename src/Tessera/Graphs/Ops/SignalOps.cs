@@ -143,15 +143,24 @@ public sealed class BitShiftOp(bool left) : BinaryOp
 {
     public override string Name => "BitShift";
 
+    public override TensorType InferType(ReadOnlySpan<TensorType> inputs)
+    {
+        var t = base.InferType(inputs);
+        if (!t.DType.IsUnsigned()) throw new DTypeMismatchException(Name, $"dtype {t.DType.Name()} is not supported (unsigned integers only)");
+        return t;
+    }
+
     protected override void Run<T>(Tensor a, Tensor b, Tensor y)
     {
         var shape = y.ShapeArray();
-        var aa = a.Expand(shape).Contiguous(); var bb = b.Expand(shape).Contiguous();
-        for (int i = 0; i < y.Length; i++)
+        var aa = a.Expand(shape).Contiguous().AsSpan<T>(); var bb = b.Expand(shape).Contiguous().AsSpan<T>();
+        var ys = y.AsSpan<T>();
+        for (int i = 0; i < ys.Length; i++)
         {
-            ulong v = (ulong)aa.GetDouble(i); int s = (int)bb.GetDouble(i);
-            ulong r = s >= 64 ? 0 : left ? v << s : v >> s;
-            y.SetDouble(i, a.DType == DType.UInt8 ? (byte)r : r);
+            // Shift in 64 bits and truncate to T, so bits shifted past T's width are dropped exactly.
+            ulong v = ulong.CreateTruncating(aa[i]), s = ulong.CreateTruncating(bb[i]);
+            ulong r = s >= 64 ? 0 : left ? v << (int)s : v >> (int)s;
+            ys[i] = T.CreateTruncating(r);
         }
     }
 
