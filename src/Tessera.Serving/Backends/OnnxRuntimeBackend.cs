@@ -29,9 +29,8 @@ public sealed class OnnxRuntimeBackend : IModelBackend
 {
     private readonly InferenceSession _session;
     private readonly SessionOptions _options;
-    // One RunOptions for every run (settings we never change; InferenceSession shares a built-in one the same way)
-    // and the output names, instead of
-    // a native RunOptions object and a name list per request.
+    // One RunOptions for every run (settings we never change; InferenceSession shares a built-in one the same
+    // way) and the output names, instead of a native RunOptions object and a name list per request.
     private readonly RunOptions _runOptions = new();
     private readonly string[] _outputNames;
 

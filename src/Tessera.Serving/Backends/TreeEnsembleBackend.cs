@@ -42,12 +42,13 @@ public sealed class TreeEnsembleBackend : IModelBackend
 
     private readonly ITreeEnsemble _model;
     private readonly IReadOnlyList<FeatureColumn> _columns;
+    private readonly Func<float[], int, int, double[]> _predictScores; // (features, rows, threads) → scores
     private readonly int _classes, _threads;
 
     public TreeEnsembleBackend(string path, ModelConfig config)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"trees model {Path.GetFileName(path)} not found", path);
-        (_model, _columns) = LoadModel(path);
+        (_model, _columns, _predictScores) = LoadModel(path);
         _classes = _model.IsClassification ? _model.ClassLabels!.Count : 0;
         // 0 lets Tessera.Trees decide: it goes parallel only for requests with rows x trees large enough to pay.
         _threads = config.Parameters.TryGetValue("threads", out var t) && int.TryParse(t, CultureInfo.InvariantCulture, out int n) ? n : 0;
@@ -74,16 +75,16 @@ public sealed class TreeEnsembleBackend : IModelBackend
     /// <summary>The model as Tessera.Trees loaded it (for callers comparing with in-process predictions).</summary>
     public ITreeEnsemble Model => _model;
 
-    private static (ITreeEnsemble, IReadOnlyList<FeatureColumn>) LoadModel(string path)
+    private static (ITreeEnsemble, IReadOnlyList<FeatureColumn>, Func<float[], int, int, double[]>) LoadModel(string path)
     {
         switch (ReadKind(path))
         {
             case "gradient_boosting":
                 var boosted = BoostedTreesModel.Load(path);
-                return (boosted, boosted.Columns);
+                return (boosted, boosted.Columns, boosted.PredictScores);
             case "random_forest":
                 var forest = RandomForestModel.Load(path);
-                return (forest, forest.Columns);
+                return (forest, forest.Columns, forest.PredictScores);
             case var kind:
                 throw new InvalidDataException($"{Path.GetFileName(path)} is not a Tessera trees model (kind '{kind}')");
         }
@@ -115,9 +116,8 @@ public sealed class TreeEnsembleBackend : IModelBackend
             DataType.FP64 => Array.ConvertAll(input.AsSpan<double>().ToArray(), v => (float)v),
             _ => throw InferenceException.BadRequest($"input '{InputName}' must be FP32 or FP64, got {input.DataType.Name()}"),
         };
-        // With the model's own column list the table needs no re-alignment; labels are unused when predicting.
-        var data = new TabularData(x, rows, _columns, new double[rows]);
-        double[] scores = _model.PredictScores(data, _threads);
+        // Rows arrive in the model's column order, so the matrix goes to the trees as is (no table, no alignment).
+        double[] scores = _predictScores(x, rows, _threads);
 
         var result = new List<InferTensor>(2);
         if (!_model.IsClassification)
