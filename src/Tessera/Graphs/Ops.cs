@@ -28,6 +28,8 @@ public static class Ops
     public static Node Tanh(Node x) => x.Graph.Apply(new TanhOp(), x);
     public static Node Sigmoid(Node x) => x.Graph.Apply(new SigmoidOp(), x);
     public static Node Relu(Node x) => x.Graph.Apply(new ReluOp(), x);
+    /// <summary>ReLU's backward pass: gy where x &gt; 0, else 0.</summary>
+    public static Node ReluGrad(Node gy, Node x) => gy.Graph.Apply(new ReluGradOp(), gy, x);
     public static Node LeakyRelu(Node x, double alpha = 0.01) => x.Graph.Apply(new LeakyReluOp(alpha), x);
     public static Node Sin(Node x) => x.Graph.Apply(new SinOp(), x);
     public static Node Cos(Node x) => x.Graph.Apply(new CosOp(), x);
@@ -91,7 +93,22 @@ public static class Ops
     // ---- shape and data movement -------------------------------------------------------------------------------
     public static Node Reshape(Node x, params int[] shape) => x.Graph.Apply(new ReshapeOp(shape), x);
     public static Node ReshapeLike(Node x, Node like) => x.Graph.Apply(new ReshapeLikeOp(), x, like);
-    public static Node Permute(Node x, params int[] axes) => x.Graph.Apply(new PermuteOp(axes), x);
+    /// <summary>Reorders axes (a view). Permuting a permutation back to the original order returns the original node.</summary>
+    public static Node Permute(Node x, params int[] axes)
+    {
+        if (x.Operation is PermuteOp inner && axes.Length == inner.Axes.Length && x.Inputs[0].Rank == axes.Length)
+        {
+            int rank = axes.Length;
+            bool identity = true;
+            for (int i = 0; i < rank && identity; i++)
+            {
+                int a = ShapeMath.NormalizeAxis(axes[i], rank, "Permute");
+                identity = ShapeMath.NormalizeAxis(inner.Axes[a], rank, "Permute") == i;
+            }
+            if (identity) return x.Inputs[0];
+        }
+        return x.Graph.Apply(new PermuteOp(axes), x);
+    }
 
     /// <summary>Swaps the last two axes (matrix transpose); a vector is returned unchanged.</summary>
     public static Node Transpose(Node x)

@@ -8,7 +8,7 @@ namespace Tessera.Kernels;
 /// window is R×S with the geometry's strides, paddings and dilations. Pure computation; callers validate.
 /// Every plane (n, c) is independent; planes are processed in parallel when there is enough work.
 /// </summary>
-public static unsafe class Pool2dKernel
+public static unsafe partial class Pool2dKernel
 {
     // ------------------------------------------------------------------------------------------------------
     // Max pooling
@@ -24,6 +24,11 @@ public static unsafe class Pool2dKernel
         fixed (T* px0 = x, py0 = y)
         {
             nint ax = (nint)px0, ay = (nint)py0;
+            if (CanMaxPool2x2Avx<T>(g))
+            {
+                Conv2dKernel.For(g.N * g.C, (long)hw, plane => MaxForward2x2Plane(geo, (float*)ax + (long)plane * hw, (float*)ay + (long)plane * p));
+                return;
+            }
             Conv2dKernel.For(g.N * g.C, (long)p * g.R * g.S, plane =>
             {
                 T* xp = (T*)ax + (long)plane * hw;
@@ -79,6 +84,12 @@ public static unsafe class Pool2dKernel
         fixed (T* px0 = x, pdy0 = dy, pdx0 = dx)
         {
             nint ax = (nint)px0, ady = (nint)pdy0, adx = (nint)pdx0;
+            if (CanMaxPool2x2Avx<T>(g))
+            {
+                Conv2dKernel.For(g.N * g.C, (long)hw, plane =>
+                    MaxBackward2x2Plane(geo, (float*)ax + (long)plane * hw, (float*)ady + (long)plane * p, (float*)adx + (long)plane * hw));
+                return;
+            }
             Conv2dKernel.For(g.N * g.C, (long)p * g.R * g.S, plane =>
             {
                 T* xp = (T*)ax + (long)plane * hw;
