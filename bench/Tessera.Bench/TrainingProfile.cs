@@ -30,6 +30,7 @@ internal static class TrainingProfile
         trainer.Fit(data, untilEpoch: 1);
         trainer.TrainMachine.ResetProfile();
         trainer.PhaseProfile.Clear();
+        using var allocations = new AllocationSampler();
         long threadBytes = GC.GetAllocatedBytesForCurrentThread(), allBytes = GC.GetTotalAllocatedBytes(precise: true);
         int gen0 = GC.CollectionCount(0);
         var sw = Stopwatch.StartNew();
@@ -38,6 +39,7 @@ internal static class TrainingProfile
         threadBytes = GC.GetAllocatedBytesForCurrentThread() - threadBytes;
         allBytes = GC.GetTotalAllocatedBytes(precise: true) - allBytes;
         gen0 = GC.CollectionCount(0) - gen0;
+        allocations.Dispose();
 
         int lossId = trainer.TrainLoss.Id;
         double fwd = 0, bwd = 0;
@@ -52,6 +54,8 @@ internal static class TrainingProfile
         double ms(double s) => s * 1e3 / steps;
         Console.WriteLine($"{model} batch {batch}: {steps} steps, {ms(total):F3} ms/step ({total * 60000.0 / (batch * steps):F1} s per 60k-sample epoch)");
         Console.WriteLine($"allocated per step: {threadBytes / steps} B on the training thread, {allBytes / steps} B on all threads; gen0 GCs: {gen0}");
+        foreach (var (type, count) in allocations.ByType.OrderByDescending(kv => kv.Value).Take(8))
+            Console.WriteLine($"  allocation samples (~100 KB each): {count,4} × {type}");
         Console.WriteLine("phase                ms/step   share");
         var phases = new List<(string, double)>(trainer.PhaseProfile.Select(kv => (kv.Key, kv.Value)));
         phases.Add(("  graph: forward", fwd));
@@ -68,5 +72,25 @@ internal static class TrainingProfile
             Console.WriteLine($"{node.Operation!.Name + (node.Id > lossId ? " (bwd) " : " (fwd) ") + inputs,-60} {ms(s),7:F3}  {s / total,6:P1}");
         }
         return 0;
+    }
+}
+
+/// <summary>Counts the runtime's GC AllocationTick events (one per ~100 KB allocated) by the type that tipped them.</summary>
+internal sealed class AllocationSampler : System.Diagnostics.Tracing.EventListener
+{
+    public Dictionary<string, int> ByType { get; } = [];
+
+    protected override void OnEventSourceCreated(System.Diagnostics.Tracing.EventSource source)
+    {
+        if (source.Name == "Microsoft-Windows-DotNETRuntime")
+            EnableEvents(source, System.Diagnostics.Tracing.EventLevel.Verbose, (System.Diagnostics.Tracing.EventKeywords)0x1 /* GC */);
+    }
+
+    protected override void OnEventWritten(System.Diagnostics.Tracing.EventWrittenEventArgs e)
+    {
+        if (e.EventName is not "GCAllocationTick_V4" and not "GCAllocationTick_V3" || e.Payload is null) return;
+        int i = e.PayloadNames!.IndexOf("TypeName");
+        string type = i >= 0 ? e.Payload[i]?.ToString() ?? "?" : "?";
+        lock (ByType) ByType[type] = ByType.GetValueOrDefault(type) + 1;
     }
 }
