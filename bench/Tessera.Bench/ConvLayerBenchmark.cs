@@ -7,14 +7,15 @@ namespace Tessera.Bench;
 /// weight / backward bias, max-pool forward and backward, each beside the time of the GEMM calls alone that the
 /// im2col strategy makes for the same layer (chunks of images as Conv2dKernel lays them side by side), so the
 /// difference is im2col / col2im / gather / scatter / bias / threading overhead.
-///   Tessera.Bench conv [BATCH]
+///   Tessera.Bench conv [BATCH]     (DOTNET_PROCESSOR_COUNT=1 for single-thread CPU times)
 /// </summary>
 internal static class ConvLayerBenchmark
 {
     public static int Run(string[] args)
     {
         int n = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 64;
-        Console.WriteLine("kernel                              ms      GEMM-only ms   GEMM calls (m×n×k trans)");
+        // With DOTNET_PROCESSOR_COUNT=1 everything runs on one thread and the CPU column is the work itself.
+        Console.WriteLine($"kernel                      wall ms   cpu ms   GEMM wall / cpu ms   GEMM calls (m×n×k trans); {Environment.ProcessorCount} threads");
         Layer("conv1", new Conv2dGeometry(n, 1, 28, 28, 32, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1));
         Layer("conv2", new Conv2dGeometry(n, 32, 14, 14, 64, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1));
         Pool("pool1", new Conv2dGeometry(n, 32, 28, 28, 32, 2, 2, StrideH: 2, StrideW: 2));
@@ -50,16 +51,16 @@ internal static class ConvLayerBenchmark
         string Shapes(string t, Func<int, (int M, int N, int K)> shape) =>
             string.Join(", ", chunks.GroupBy(c => c).Select(grp => { var s = shape(grp.Key); return $"{grp.Count()}× {s.M}×{s.N}×{s.K} {t}"; }));
 
-        Row($"{name} forward", Timing.MedianMs(() => Conv2dKernel.Forward<float>(g, x, w, b, y), 15),
-            Timing.MedianMs(() => { foreach (int c in chunks) GemmKernel.Sgemm(false, false, g.K, c * p, crs, 1f, w, crs, col, c * p, 0f, o, c * p); }, 15),
+        Row($"{name} forward", Time(() => Conv2dKernel.Forward<float>(g, x, w, b, y), 15),
+            Time(() => { foreach (int c in chunks) GemmKernel.Sgemm(false, false, g.K, c * p, crs, 1f, w, crs, col, c * p, 0f, o, c * p); }, 15),
             Shapes("NN", c => (g.K, c * p, crs)));
-        Row($"{name} backward data", Timing.MedianMs(() => Conv2dKernel.BackwardData<float>(g, dy, w, dx), 15),
-            Timing.MedianMs(() => { foreach (int c in chunks) GemmKernel.Sgemm(true, false, crs, c * p, g.K, 1f, w, crs, o, c * p, 0f, col, c * p); }, 15),
+        Row($"{name} backward data", Time(() => Conv2dKernel.BackwardData<float>(g, dy, w, dx), 15),
+            Time(() => { foreach (int c in chunks) GemmKernel.Sgemm(true, false, crs, c * p, g.K, 1f, w, crs, o, c * p, 0f, col, c * p); }, 15),
             Shapes("TN", c => (crs, c * p, g.K)));
-        Row($"{name} backward weight", Timing.MedianMs(() => Conv2dKernel.BackwardWeight<float>(g, x, dy, dw), 15),
-            Timing.MedianMs(() => { foreach (int c in chunks) GemmKernel.Sgemm(false, true, g.K, crs, c * p, 1f, o, c * p, col, c * p, 1f, dw, crs); }, 15),
+        Row($"{name} backward weight", Time(() => Conv2dKernel.BackwardWeight<float>(g, x, dy, dw), 15),
+            Time(() => { foreach (int c in chunks) GemmKernel.Sgemm(false, true, g.K, crs, c * p, 1f, o, c * p, col, c * p, 1f, dw, crs); }, 15),
             Shapes("NT", c => (g.K, crs, c * p)));
-        Row($"{name} backward bias", Timing.MedianMs(() => Conv2dKernel.BackwardBias<float>(g, dy, db), 15), double.NaN, "");
+        Row($"{name} backward bias", Time(() => Conv2dKernel.BackwardBias<float>(g, dy, db), 15), None, "");
     }
 
     private static void Pool(string name, Conv2dGeometry g)
@@ -68,10 +69,23 @@ internal static class ConvLayerBenchmark
         var y = new float[(long)g.N * g.C * g.OutH * g.OutW];
         var dy = Random(y.Length, 6);
         var dx = new float[x.Length];
-        Row($"{name} max forward", Timing.MedianMs(() => Pool2dKernel.MaxForward<float>(g, x, y), 15), double.NaN, "");
-        Row($"{name} max backward", Timing.MedianMs(() => Pool2dKernel.MaxBackward<float>(g, x, dy, dx), 15), double.NaN, "");
+        Row($"{name} max forward", Time(() => Pool2dKernel.MaxForward<float>(g, x, y), 15), None, "");
+        Row($"{name} max backward", Time(() => Pool2dKernel.MaxBackward<float>(g, x, dy, dx), 15), None, "");
     }
 
-    private static void Row(string what, double ms, double gemmMs, string shapes) =>
-        Console.WriteLine($"{what,-30} {ms,8:F3}  {(double.IsNaN(gemmMs) ? "" : gemmMs.ToString("F3")),12}   {shapes}");
+    /// <summary>Median wall ms and mean process CPU ms per call (CPU time is steadier on a shared machine).</summary>
+    private static (double Wall, double Cpu) Time(Action body, int reps)
+    {
+        double wall = Timing.MedianMs(body, reps);
+        var proc = System.Diagnostics.Process.GetCurrentProcess();
+        var cpu0 = proc.TotalProcessorTime;
+        for (int i = 0; i < reps; i++) body();
+        proc.Refresh();
+        return (wall, (proc.TotalProcessorTime - cpu0).TotalMilliseconds / reps);
+    }
+
+    private static void Row(string what, (double Wall, double Cpu) t, (double Wall, double Cpu) gemm, string shapes) =>
+        Console.WriteLine($"{what,-26} {t.Wall,8:F3} {t.Cpu,8:F3}  {(double.IsNaN(gemm.Wall) ? "" : $"{gemm.Wall,8:F3} {gemm.Cpu,8:F3}"),17}   {shapes}");
+
+    private static readonly (double, double) None = (double.NaN, double.NaN);
 }
