@@ -178,60 +178,6 @@ public static unsafe partial class Conv2dKernel
         }
     }
 
-    /// <summary>Accumulates the column matrix (layout as in <see cref="Im2Col{T}"/>) back into dx.</summary>
-    private static void Col2Im<T>(in Conv2dGeometry g, T[] col, int n0, int cnt, int c0, T* dx)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        var geo = g;
-        int cg = g.C / g.Groups, p = g.OutH * g.OutW, hw = g.H * g.W, rs = g.R * g.S;
-        int ldCol = cnt * p;
-        nint adx = (nint)dx;
-        fixed (T* pc0 = col)
-        {
-            nint ac = (nint)pc0;
-            For(cnt * cg, (long)rs * p, job =>
-            {
-                int i = job / cg, cl = job % cg;
-                T* dxp = (T*)adx + ((long)(n0 + i) * geo.C + c0 + cl) * hw;
-                T* cp = (T*)ac + (long)cl * rs * ldCol + (long)i * p;
-                Col2ImPlane(geo, cp, ldCol, dxp);
-            });
-        }
-    }
-
-    private static void Col2ImPlane<T>(in Conv2dGeometry g, T* cp, int ldCol, T* dxp)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int outH = g.OutH, outW = g.OutW, sw = g.StrideW;
-        for (int r = 0; r < g.R; r++)
-        {
-            for (int s = 0; s < g.S; s++)
-            {
-                T* src = cp + (long)(r * g.S + s) * ldCol;
-                int off = s * g.DilationW - g.PadLeft;
-                ValidRange(off, sw, outW, g.W, out int lo, out int hi);
-                if (hi <= lo) continue;
-                for (int oh = 0; oh < outH; oh++)
-                {
-                    int ih = oh * g.StrideH - g.PadTop + r * g.DilationH;
-                    if ((uint)ih >= (uint)g.H) continue;
-                    T* srow = src + oh * outW;
-                    T* xrow = dxp + ih * g.W;
-                    if (sw == 1)
-                    {
-                        var seg = new Span<T>(xrow + lo + off, hi - lo);
-                        TensorPrimitives.Add(seg, new ReadOnlySpan<T>(srow + lo, hi - lo), seg);
-                    }
-                    else
-                    {
-                        for (int ow = lo; ow < hi; ow++)
-                            xrow[ow * sw + off] += srow[ow];
-                    }
-                }
-            }
-        }
-    }
-
     /// <summary>y[n0+i, k0+kk, :] = o[kk, i·P .. (i+1)·P) (+ bias[k0+kk]).</summary>
     private static void ScatterRows<T>(T[] o, T* y, T* bias, bool hasBias, int n0, int cnt, int k, int k0, int kg, int p)
         where T : unmanaged, IFloatingPointIeee754<T>
