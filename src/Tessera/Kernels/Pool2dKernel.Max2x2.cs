@@ -16,9 +16,10 @@ public static unsafe partial class Pool2dKernel
     /// maximum in row-major order as the scalar path does: a wins if a ≥ b, c, d; b if b &gt; a and b ≥ c, d; c if
     /// c &gt; a, b and c ≥ d; d if d &gt; a, b, c. Writes every element of dx (windows do not overlap, so no clear and
     /// no accumulation; the last step of a row may overlap the previous one and rewrites the same values). A step
-    /// whose inputs hold a NaN goes through the scalar rule, which lets NaN win.
+    /// whose inputs hold a NaN goes through the scalar rule, which lets NaN win. With <paramref name="reluMask"/>
+    /// only winners greater than zero receive their gradient (ReLU's backward pass fused in).
     /// </summary>
-    private static void MaxBackward2x2Plane(in Conv2dGeometry g, float* xp, float* dyp, float* dxp)
+    private static void MaxBackward2x2Plane(in Conv2dGeometry g, float* xp, float* dyp, float* dxp, bool reluMask)
     {
         int w = g.W, outW = g.OutW, covered = 2 * outW;
         for (int oh = 0; oh < g.OutH; oh++)
@@ -29,13 +30,14 @@ public static unsafe partial class Pool2dKernel
             for (int c = 0; ; c += 8)
             {
                 if (c > covered - 8) c = covered - 8;
-                if (!Block(r0 + c, r1 + c, gy + c / 2, d0 + c, d1 + c))
+                if (!Block(r0 + c, r1 + c, gy + c / 2, d0 + c, d1 + c, reluMask))
                 {
                     for (int j = c / 2; j < c / 2 + 4; j++)
                     {
                         int at = Max2x2(r0, r1, 2 * j);
                         d0[2 * j] = d0[2 * j + 1] = d1[2 * j] = d1[2 * j + 1] = 0;
-                        d0[at] = gy[j]; // at counts from r0, and d1 = d0 + w as r1 = r0 + w
+                        // at counts from r0, and d1 = d0 + w as r1 = r0 + w. NaN > 0 is false: a NaN winner is masked.
+                        if (!reluMask || r0[at] > 0) d0[at] = gy[j];
                     }
                 }
                 if (c == covered - 8) break;
@@ -80,7 +82,7 @@ public static unsafe partial class Pool2dKernel
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool Block(float* r0, float* r1, float* gy, float* d0, float* d1)
+    private static bool Block(float* r0, float* r1, float* gy, float* d0, float* d1, bool reluMask)
     {
         var v0 = Avx.LoadVector256(r0);
         var v1 = Avx.LoadVector256(r1);
@@ -94,6 +96,11 @@ public static unsafe partial class Pool2dKernel
         // Across rows the top row wins ties against the bottom row's maximum; the bottom row must beat the top's.
         var win0 = Avx.And(pair0, Avx.CompareGreaterThanOrEqual(v0, Avx.Max(v1, s1)));
         var win1 = Avx.And(pair1, Avx.CompareGreaterThan(v1, Avx.Max(v0, s0)));
+        if (reluMask)
+        {
+            win0 = Avx.And(win0, Avx.CompareGreaterThan(v0, Vector256<float>.Zero));
+            win1 = Avx.And(win1, Avx.CompareGreaterThan(v1, Vector256<float>.Zero));
+        }
         var g4 = Sse.LoadVector128(gy);
         var g8 = Vector256.Create(Sse.UnpackLow(g4, g4), Sse.UnpackHigh(g4, g4));
         Avx.Store(d0, Avx.And(win0, g8));

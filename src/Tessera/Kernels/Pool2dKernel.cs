@@ -77,6 +77,15 @@ public static unsafe partial class Pool2dKernel
     /// </summary>
     public static void MaxBackward<T>(in Conv2dGeometry g, ReadOnlySpan<T> x, ReadOnlySpan<T> dy, Span<T> dx)
         where T : unmanaged, IFloatingPointIeee754<T>
+        => MaxBackward(g, x, dy, dx, reluMask: false);
+
+    /// <summary>
+    /// As <see cref="MaxBackward{T}(in Conv2dGeometry, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T})"/>; with
+    /// <paramref name="reluMask"/> a gradient reaches only positions where x &gt; 0, i.e. the backward pass of
+    /// ReLU followed by max pooling when x is the ReLU's output (its output is positive exactly where its input is).
+    /// </summary>
+    public static void MaxBackward<T>(in Conv2dGeometry g, ReadOnlySpan<T> x, ReadOnlySpan<T> dy, Span<T> dx, bool reluMask)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         var geo = g;
         int hw = g.H * g.W, p = g.OutH * g.OutW;
@@ -87,7 +96,7 @@ public static unsafe partial class Pool2dKernel
             if (CanMaxPool2x2Avx<T>(g))
             {
                 Conv2dKernel.For(g.N * g.C, (long)hw, plane =>
-                    MaxBackward2x2Plane(geo, (float*)ax + (long)plane * hw, (float*)ady + (long)plane * p, (float*)adx + (long)plane * hw));
+                    MaxBackward2x2Plane(geo, (float*)ax + (long)plane * hw, (float*)ady + (long)plane * p, (float*)adx + (long)plane * hw, reluMask));
                 return;
             }
             Conv2dKernel.For(g.N * g.C, (long)p * g.R * g.S, plane =>
@@ -103,7 +112,10 @@ public static unsafe partial class Pool2dKernel
                         T* r0 = xp + 2 * oh * geo.W, r1 = r0 + geo.W;
                         int rowOffset = (int)(r0 - xp);
                         for (int ow = 0; ow < geo.OutW; ow++)
-                            dxp[rowOffset + Max2x2(r0, r1, 2 * ow)] += dyp[oh * geo.OutW + ow];
+                        {
+                            int idx = rowOffset + Max2x2(r0, r1, 2 * ow);
+                            if (!reluMask || xp[idx] > T.Zero) dxp[idx] += dyp[oh * geo.OutW + ow];
+                        }
                     }
                     return;
                 }
@@ -111,7 +123,7 @@ public static unsafe partial class Pool2dKernel
                     for (int ow = 0; ow < geo.OutW; ow++)
                     {
                         int idx = ArgMax(geo, xp, oh, ow);
-                        if (idx >= 0) dxp[idx] += dyp[oh * geo.OutW + ow];
+                        if (idx >= 0 && (!reluMask || xp[idx] > T.Zero)) dxp[idx] += dyp[oh * geo.OutW + ow];
                     }
             });
         }

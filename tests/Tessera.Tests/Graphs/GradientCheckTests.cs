@@ -74,6 +74,7 @@ public class GradientCheckTests
         new("conv2d_groups", x => O.Conv2d(x[0], x[1], groups: 2), () => [Rand(1, -1, 1, 2, 4, 4, 4), Rand(2, -1, 1, 6, 2, 2, 2)], true),
         new("conv2d_depthwise", x => O.Conv2d(x[0], x[1], pads: [1, 1], groups: 3), () => [Rand(1, -1, 1, 1, 3, 5, 5), Rand(2, -1, 1, 3, 1, 3, 3)], true),
         new("max_pool2d", x => O.MaxPool2d(x[0], [2, 2], pads: [1, 1]), () => [Rand(1, -2, 2, 2, 2, 5, 5)]),
+        new("relu_max_pool2d_fused", x => O.MaxPool2d(O.Relu(x[0]), [2, 2], [2, 2]), () => [RandAwayFromZero(1, 0.1, 2, 2, 2, 6, 7)]),
         new("avg_pool2d_include_pad", x => O.AvgPool2d(x[0], [3, 3], [2, 2], [1, 1], countIncludePad: true), () => [Rand(1, -2, 2, 2, 2, 5, 6)], true),
         new("avg_pool2d_exclude_pad", x => O.AvgPool2d(x[0], [2, 3], [1, 2], [1, 1]), () => [Rand(1, -2, 2, 1, 2, 4, 5)], true),
         new("global_avg_pool", x => O.GlobalAvgPool2d(x[0]), () => [Rand(1, -2, 2, 2, 3, 3, 4)], true),

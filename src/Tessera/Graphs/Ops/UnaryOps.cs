@@ -70,7 +70,14 @@ public sealed class ReluOp : FloatUnaryOp
 {
     public override string Name => "Relu";
     protected override void Run<T>(Tensor x, Tensor y) => ElementwiseKernels.Unary<T, ReluFn<T>>(x, y);
-    public override Node?[] Gradient(Node output, Node gy) => [Ops.ReluGrad(gy, output.Inputs[0])];
+    public override Node?[] Gradient(Node output, Node gy)
+    {
+        // ReLU feeding a max pool (the CNN block): the pool's gradient routing masked by the ReLU output, one sweep
+        // over the activation instead of a routing pass and a masking pass.
+        if (gy.Operation is Pool2dGradOp { Pool.IsMax: true, ReluMask: false } pool && gy.Inputs[1] == output)
+            return [gy.Graph.Apply(new Pool2dGradOp(pool.Pool, reluMask: true), gy.Inputs[0], output)];
+        return [Ops.ReluGrad(gy, output.Inputs[0])];
+    }
 }
 
 /// <summary>
