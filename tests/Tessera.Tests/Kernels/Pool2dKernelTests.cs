@@ -269,6 +269,14 @@ public class Pool2dKernelTests
         Pool2dKernel.MaxBackward<float>(g, ToF(x), ToF(dy), dx);
         AssertClose(expected, dx, 0, "float 2x2 backward vs scalar rule");
 
+        // With the ReLU mask (x is a ReLU output here: zeros and negatives included) winners ≤ 0 get nothing.
+        var expectedMasked = new double[XLen(g)];
+        Pool2dKernel.MaxBackward<double>(g, x, dy, expectedMasked, reluMask: true);
+        for (int i = 0; i < x.Length; i++) Assert.Equal(x[i] > 0 ? expected[i] : 0, expectedMasked[i]);
+        Array.Fill(dx, float.NaN);
+        Pool2dKernel.MaxBackward<float>(g, ToF(x), ToF(dy), dx, reluMask: true);
+        AssertClose(expectedMasked, dx, 0, "float 2x2 backward with ReLU mask vs scalar rule");
+
         var ey = new double[YLen(g)];
         Pool2dKernel.MaxForward<double>(g, x, ey);
         var y = new float[YLen(g)];
