@@ -93,22 +93,7 @@ public static class Ops
     // ---- shape and data movement -------------------------------------------------------------------------------
     public static Node Reshape(Node x, params int[] shape) => x.Graph.Apply(new ReshapeOp(shape), x);
     public static Node ReshapeLike(Node x, Node like) => x.Graph.Apply(new ReshapeLikeOp(), x, like);
-    /// <summary>Reorders axes (a view). Permuting a permutation back to the original order returns the original node.</summary>
-    public static Node Permute(Node x, params int[] axes)
-    {
-        if (x.Operation is PermuteOp inner && axes.Length == inner.Axes.Length && x.Inputs[0].Rank == axes.Length)
-        {
-            int rank = axes.Length;
-            bool identity = true;
-            for (int i = 0; i < rank && identity; i++)
-            {
-                int a = ShapeMath.NormalizeAxis(axes[i], rank, "Permute");
-                identity = ShapeMath.NormalizeAxis(inner.Axes[a], rank, "Permute") == i;
-            }
-            if (identity) return x.Inputs[0];
-        }
-        return x.Graph.Apply(new PermuteOp(axes), x);
-    }
+    public static Node Permute(Node x, params int[] axes) => x.Graph.Apply(new PermuteOp(axes), x);
 
     /// <summary>Swaps the last two axes (matrix transpose); a vector is returned unchanged.</summary>
     public static Node Transpose(Node x)

@@ -101,16 +101,6 @@ public class FusedGradientTests
     }
 
     [Fact]
-    public void Permuting_back_to_the_original_order_returns_the_original_node()
-    {
-        var g = new Graph();
-        var x = g.Input(DType.Float32, [2, 3, 4], "x");
-        Assert.Same(x, O.Permute(O.Permute(x, 2, 0, 1), 1, 2, 0));
-        Assert.Same(x, O.Transpose(O.Transpose(x)));
-        Assert.NotSame(x, O.Permute(O.Permute(x, 2, 0, 1), 2, 0, 1));
-    }
-
-    [Fact]
     public void Conv_bias_gradient_is_the_sum_over_batch_and_pixels()
     {
         var g = new Graph();

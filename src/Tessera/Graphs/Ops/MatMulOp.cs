@@ -33,7 +33,7 @@ public sealed class MatMulOp : Operation
         Node a = output.Inputs[0], b = output.Inputs[1];
         // When an operand is a transposed matrix (Linear's Wᵀ), its gradient is built as the transpose of the GEMM
         // for the untransposed matrix, (gy·bᵀ)ᵀ = b·gyᵀ and (aᵀ·gy)ᵀ = gyᵀ·a: the transpose's own gradient rule then
-        // cancels the two transposes (Ops.Permute folds them), so W's gradient is a contiguous GEMM output instead of
+        // cancels the two transposes (PermuteOp.Gradient returns the product itself), so W's gradient is a contiguous GEMM output instead of
         // a strided view that a solver would have to copy every step.
         var ga = IsMatrixTranspose(a) ? Ops.Transpose(Ops.MatMul(b, Ops.Transpose(gy))) : Ops.MatMul(gy, Ops.Transpose(b));
         var gb = IsMatrixTranspose(b) ? Ops.Transpose(Ops.MatMul(Ops.Transpose(gy), a)) : Ops.MatMul(Ops.Transpose(a), gy);
