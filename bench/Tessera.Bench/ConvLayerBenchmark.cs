@@ -76,7 +76,8 @@ internal static class ConvLayerBenchmark
     /// <summary>Median wall ms and mean process CPU ms per call (CPU time is steadier on a shared machine).</summary>
     private static (double Wall, double Cpu) Time(Action body, int reps)
     {
-        double wall = Timing.MedianMs(body, reps);
+        // At least 40 warm-up calls: tiered JIT optimizes a method after ~30 calls, more than 0.5 s holds under load.
+        double wall = Timing.MedianMs(body, reps, warmup: 40);
         var proc = System.Diagnostics.Process.GetCurrentProcess();
         var cpu0 = proc.TotalProcessorTime;
         for (int i = 0; i < reps; i++) body();
