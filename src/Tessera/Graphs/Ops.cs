@@ -28,6 +28,8 @@ public static class Ops
     public static Node Tanh(Node x) => x.Graph.Apply(new TanhOp(), x);
     public static Node Sigmoid(Node x) => x.Graph.Apply(new SigmoidOp(), x);
     public static Node Relu(Node x) => x.Graph.Apply(new ReluOp(), x);
+    /// <summary>ReLU's backward pass: gy where x &gt; 0, else 0.</summary>
+    public static Node ReluGrad(Node gy, Node x) => gy.Graph.Apply(new ReluGradOp(), gy, x);
     public static Node LeakyRelu(Node x, double alpha = 0.01) => x.Graph.Apply(new LeakyReluOp(alpha), x);
     public static Node Sin(Node x) => x.Graph.Apply(new SinOp(), x);
     public static Node Cos(Node x) => x.Graph.Apply(new CosOp(), x);

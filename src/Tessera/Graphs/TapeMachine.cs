@@ -15,6 +15,7 @@ public sealed class TapeMachine : IDisposable
         public readonly Tensor[] Args = new Tensor[node.Inputs.Count];
         public readonly int[][] LastShapes = new int[node.Inputs.Count][];
         public Tensor? Output;
+        public double ProfileSeconds;
     }
 
     private readonly Graph _graph;
@@ -36,6 +37,16 @@ public sealed class TapeMachine : IDisposable
 
     /// <summary>Accumulated (seconds, calls) per op name while <see cref="Profiling"/> is on.</summary>
     public Dictionary<string, (double Seconds, long Calls)> Profile { get; } = [];
+
+    /// <summary>Accumulated seconds per node (tape order) while <see cref="Profiling"/> is on, e.g. to split forward from backward.</summary>
+    public IEnumerable<(Node Node, double Seconds)> NodeProfile => _steps.Select(s => (s.Node, s.ProfileSeconds));
+
+    /// <summary>Clears <see cref="Profile"/> and <see cref="NodeProfile"/> (e.g. after warm-up).</summary>
+    public void ResetProfile()
+    {
+        Profile.Clear();
+        foreach (var s in _steps) s.ProfileSeconds = 0;
+    }
 
     /// <summary>Number of op nodes on the tape.</summary>
     public int StepCount => _steps.Length;
@@ -89,6 +100,7 @@ public sealed class TapeMachine : IDisposable
             long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
             Execute(step);
             var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            step.ProfileSeconds += elapsed;
             Profile.TryGetValue(step.Op.Name, out var acc);
             Profile[step.Op.Name] = (acc.Seconds + elapsed, acc.Calls + 1);
         }

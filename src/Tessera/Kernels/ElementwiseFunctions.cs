@@ -116,6 +116,37 @@ public readonly struct StepFn<T> : IUnaryFunction<T> where T : IFloatingPointIee
     }
 }
 
+/// <summary>
+/// ReLU's backward pass in one sweep: gy where x &gt; 0, else 0 (a select, as PyTorch's threshold_backward, so a
+/// non-finite gy at an inactive unit gives 0 rather than 0·∞ = NaN). Arguments (gy, x).
+/// </summary>
+public readonly struct ReluGradFn<T> : IBinaryFunction<T> where T : IFloatingPointIeee754<T>
+{
+    public static T Apply(T gy, T x) => x > T.Zero ? gy : T.Zero;
+
+    public static void Apply(ReadOnlySpan<T> gy, ReadOnlySpan<T> x, Span<T> y)
+    {
+        int i = 0;
+        if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
+        {
+            // GreaterThan gives all-ones lanes where x > 0 (NaN compares false); and-ing gy with it selects gy or +0.
+            for (; i <= x.Length - Vector<T>.Count; i += Vector<T>.Count)
+                (new Vector<T>(gy.Slice(i)) & Vector.GreaterThan(new Vector<T>(x.Slice(i)), Vector<T>.Zero)).CopyTo(y.Slice(i));
+        }
+        for (; i < x.Length; i++) y[i] = x[i] > T.Zero ? gy[i] : T.Zero;
+    }
+
+    public static void Apply(ReadOnlySpan<T> gy, T x, Span<T> y)
+    {
+        if (x > T.Zero) gy.CopyTo(y); else y.Clear();
+    }
+
+    public static void Apply(T gy, ReadOnlySpan<T> x, Span<T> y)
+    {
+        for (int i = 0; i < x.Length; i++) y[i] = x[i] > T.Zero ? gy : T.Zero;
+    }
+}
+
 public readonly struct ReluFn<T> : IUnaryFunction<T> where T : IFloatingPointIeee754<T>
 {
     // x > 0 ? x : 0, but NaN stays NaN (as torch.relu).

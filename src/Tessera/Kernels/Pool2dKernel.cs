@@ -8,7 +8,7 @@ namespace Tessera.Kernels;
 /// window is R×S with the geometry's strides, paddings and dilations. Pure computation; callers validate.
 /// Every plane (n, c) is independent; planes are processed in parallel when there is enough work.
 /// </summary>
-public static unsafe class Pool2dKernel
+public static unsafe partial class Pool2dKernel
 {
     // ------------------------------------------------------------------------------------------------------
     // Max pooling
@@ -24,6 +24,11 @@ public static unsafe class Pool2dKernel
         fixed (T* px0 = x, py0 = y)
         {
             nint ax = (nint)px0, ay = (nint)py0;
+            if (CanMaxPool2x2Avx<T>(g))
+            {
+                Conv2dKernel.For(g.N * g.C, (long)hw, plane => MaxForward2x2Plane(geo, (float*)ax + (long)plane * hw, (float*)ay + (long)plane * p));
+                return;
+            }
             Conv2dKernel.For(g.N * g.C, (long)p * g.R * g.S, plane =>
             {
                 T* xp = (T*)ax + (long)plane * hw;
@@ -72,6 +77,15 @@ public static unsafe class Pool2dKernel
     /// </summary>
     public static void MaxBackward<T>(in Conv2dGeometry g, ReadOnlySpan<T> x, ReadOnlySpan<T> dy, Span<T> dx)
         where T : unmanaged, IFloatingPointIeee754<T>
+        => MaxBackward(g, x, dy, dx, reluMask: false);
+
+    /// <summary>
+    /// As <see cref="MaxBackward{T}(in Conv2dGeometry, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T})"/>; with
+    /// <paramref name="reluMask"/> a gradient reaches only positions where x &gt; 0, i.e. the backward pass of
+    /// ReLU followed by max pooling when x is the ReLU's output (its output is positive exactly where its input is).
+    /// </summary>
+    public static void MaxBackward<T>(in Conv2dGeometry g, ReadOnlySpan<T> x, ReadOnlySpan<T> dy, Span<T> dx, bool reluMask)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         var geo = g;
         int hw = g.H * g.W, p = g.OutH * g.OutW;
@@ -79,6 +93,12 @@ public static unsafe class Pool2dKernel
         fixed (T* px0 = x, pdy0 = dy, pdx0 = dx)
         {
             nint ax = (nint)px0, ady = (nint)pdy0, adx = (nint)pdx0;
+            if (CanMaxPool2x2Avx<T>(g))
+            {
+                Conv2dKernel.For(g.N * g.C, (long)hw, plane =>
+                    MaxBackward2x2Plane(geo, (float*)ax + (long)plane * hw, (float*)ady + (long)plane * p, (float*)adx + (long)plane * hw, reluMask));
+                return;
+            }
             Conv2dKernel.For(g.N * g.C, (long)p * g.R * g.S, plane =>
             {
                 T* xp = (T*)ax + (long)plane * hw;
@@ -92,7 +112,10 @@ public static unsafe class Pool2dKernel
                         T* r0 = xp + 2 * oh * geo.W, r1 = r0 + geo.W;
                         int rowOffset = (int)(r0 - xp);
                         for (int ow = 0; ow < geo.OutW; ow++)
-                            dxp[rowOffset + Max2x2(r0, r1, 2 * ow)] += dyp[oh * geo.OutW + ow];
+                        {
+                            int idx = rowOffset + Max2x2(r0, r1, 2 * ow);
+                            if (!reluMask || xp[idx] > T.Zero) dxp[idx] += dyp[oh * geo.OutW + ow];
+                        }
                     }
                     return;
                 }
@@ -100,7 +123,7 @@ public static unsafe class Pool2dKernel
                     for (int ow = 0; ow < geo.OutW; ow++)
                     {
                         int idx = ArgMax(geo, xp, oh, ow);
-                        if (idx >= 0) dxp[idx] += dyp[oh * geo.OutW + ow];
+                        if (idx >= 0 && (!reluMask || xp[idx] > T.Zero)) dxp[idx] += dyp[oh * geo.OutW + ow];
                     }
             });
         }

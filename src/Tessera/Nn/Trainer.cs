@@ -65,6 +65,15 @@ public sealed class Trainer : IDisposable
     /// <summary>The training-graph executor (e.g. to turn on <see cref="TapeMachine.Profiling"/>).</summary>
     public TapeMachine TrainMachine => _trainMachine;
 
+    /// <summary>The training loss node: nodes created up to it are the forward pass, later ones the gradients.</summary>
+    public Node TrainLoss => _loss;
+
+    /// <summary>
+    /// While <see cref="TapeMachine.Profiling"/> is on: seconds per phase of the training loop ("data" = waiting for
+    /// the next batch, "graph" = forward + backward run, "optimizer", "metrics" = loss read-back, accuracy, progress).
+    /// </summary>
+    public Dictionary<string, double> PhaseProfile { get; } = [];
+
     /// <summary>Reloads a checkpoint: same config, parameters, optimizer state and history; training continues after it.</summary>
     public static Trainer Resume(string checkpointDir)
     {
@@ -113,8 +122,11 @@ public sealed class Trainer : IDisposable
             var clock = Stopwatch.StartNew();
             double lossSum = 0; long correct = 0, seen = 0;
             int step = 0;
+            bool profile = _trainMachine.Profiling;
+            long mark = Stopwatch.GetTimestamp();
             foreach (var batch in loader.Epoch(ForwardContext.DeriveSeed(Config.Seed, 1_000_000 + epoch), cancel))
             {
+                if (profile) AddPhase("data", ref mark);
                 using (batch)
                 {
                     long globalStep = (long)(epoch - 1) * stepsPerEpoch + step;
@@ -122,19 +134,23 @@ public sealed class Trainer : IDisposable
                     Graph.Let(_x, batch.Features);
                     Graph.Let(_y, batch.Labels);
                     _trainMachine.RunAll();
+                    if (profile) AddPhase("graph", ref mark);
                     double loss = _loss.Value!.ToScalar();
                     if (!double.IsFinite(loss))
                         throw new TrainingDivergedException($"The training loss became {loss} at epoch {epoch}, step {step + 1}; training stopped" +
                             (checkpointDir is null ? "." : $" and the last good checkpoint in {checkpointDir} is intact."));
                     if (Config.GradClipNorm > 0) ClipGradients(Config.GradClipNorm);
+                    if (profile) AddPhase("metrics", ref mark);
                     Solver.Step(_pairs);
                     _trainCtx.AfterStep();
+                    if (profile) AddPhase("optimizer", ref mark);
                     lossSum += loss * batch.Size;
                     correct += CountCorrect(_logits.Value!, batch.Labels);
                     seen += batch.Size;
                     step++;
                     progress?.Report(new StepProgress(epoch, step, stepsPerEpoch, lossSum / seen, correct / (double)seen, seen / clock.Elapsed.TotalSeconds));
                 }
+                if (profile) AddPhase("metrics", ref mark);
             }
             double trainSeconds = clock.Elapsed.TotalSeconds;
             (double Loss, double Accuracy)? val = validation is null ? null : Evaluate(validation);
@@ -190,6 +206,13 @@ public sealed class Trainer : IDisposable
             for (int i = 0; i < state.Length; i++) tensors.Add(($"optim.{name}.{i}", state[i]));
         }
         Checkpoint.Save(dir, new CheckpointInfo("", EpochsDone, Solver.Steps, "", "", Config, History), tensors);
+    }
+
+    private void AddPhase(string phase, ref long mark)
+    {
+        long now = Stopwatch.GetTimestamp();
+        PhaseProfile[phase] = PhaseProfile.GetValueOrDefault(phase) + Stopwatch.GetElapsedTime(mark, now).TotalSeconds;
+        mark = now;
     }
 
     private void ClipGradients(double maxNorm)

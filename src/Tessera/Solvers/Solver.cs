@@ -36,8 +36,9 @@ public abstract class Solver
     public void Step(IReadOnlyList<ValueGrad> pairs)
     {
         Steps++;
-        foreach (var (value, grad) in pairs)
+        for (int i = 0; i < pairs.Count; i++)
         {
+            var (value, grad) = pairs[i];
             var p = value.Value ?? throw new InvalidOperationException($"Solver: parameter {value.Name} has no value.");
             var g = grad.Value ?? throw new InvalidOperationException($"Solver: the gradient of {value.Name} has not been computed (run the machine first).");
             if (!p.Shape.SequenceEqual(g.Shape))

@@ -28,6 +28,8 @@ public class Conv2dKernelTests
         ["2x4 kernel nonsquare"] = new(N: 3, C: 2, H: 5, W: 9, K: 3, R: 2, S: 4, StrideW: 3, PadLeft: 1, PadRight: 2),
         ["single input channel"] = new(N: 3, C: 1, H: 8, W: 8, K: 5, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1),
         ["parallel sized"] = new(N: 3, C: 8, H: 16, W: 16, K: 8, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1),
+        // A first layer: 9 (c, r, s) columns per output channel, the weight gradient's dot-product path, in parallel.
+        ["first layer 28x28 one channel"] = new(N: 4, C: 1, H: 28, W: 28, K: 8, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1),
         ["depthwise parallel sized"] = new(N: 2, C: 16, H: 20, W: 20, K: 16, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, Groups: 16),
     };
 

@@ -246,6 +246,47 @@ public class Pool2dKernelTests
         Assert.Equal(new double[] { 0, 1.5, 0, 0 }, dx2);
     }
 
+    [Theory]
+    [InlineData(2, 3, 28, 28, false)]
+    [InlineData(2, 3, 14, 14, false)]  // 7 windows per row: the row's last vector step overlaps the one before
+    [InlineData(1, 2, 9, 13, false)]   // odd height and width: the last row and column belong to no window
+    [InlineData(2, 3, 14, 14, true)]
+    public void MaxPool_2x2_float_fast_path_matches_the_scalar_rule(int n, int c, int h, int w, bool withNaN)
+    {
+        // Values from a small set make ties common, so the first-maximum order is exercised in every position;
+        // NaNs (which win their window) send their vector step through the scalar rule.
+        var g = new Conv2dGeometry(N: n, C: c, H: h, W: w, K: c, R: 2, S: 2, StrideH: 2, StrideW: 2);
+        var rng = new Random(7);
+        var x = new double[XLen(g)];
+        for (int i = 0; i < x.Length; i++) x[i] = withNaN && rng.Next(40) == 0 ? double.NaN : rng.Next(-2, 3);
+        var dy = Random(YLen(g), 8);
+        var expected = new double[XLen(g)];
+        Pool2dKernel.MaxBackward<double>(g, x, dy, expected);   // double always takes the scalar path
+        if (!withNaN) AssertClose(RefMax(g, x, dy).dx, expected, 0, "scalar path vs reference");
+
+        var dx = new float[XLen(g)];
+        Array.Fill(dx, float.NaN);                             // every element must be written
+        Pool2dKernel.MaxBackward<float>(g, ToF(x), ToF(dy), dx);
+        AssertClose(expected, dx, 0, "float 2x2 backward vs scalar rule");
+
+        // With the ReLU mask (x is a ReLU output here: zeros and negatives included) winners ≤ 0 get nothing.
+        var expectedMasked = new double[XLen(g)];
+        Pool2dKernel.MaxBackward<double>(g, x, dy, expectedMasked, reluMask: true);
+        for (int i = 0; i < x.Length; i++) Assert.Equal(x[i] > 0 ? expected[i] : 0, expectedMasked[i]);
+        Array.Fill(dx, float.NaN);
+        Pool2dKernel.MaxBackward<float>(g, ToF(x), ToF(dy), dx, reluMask: true);
+        AssertClose(expectedMasked, dx, 0, "float 2x2 backward with ReLU mask vs scalar rule");
+
+        var ey = new double[YLen(g)];
+        Pool2dKernel.MaxForward<double>(g, x, ey);
+        var y = new float[YLen(g)];
+        Array.Fill(y, -7f);
+        Pool2dKernel.MaxForward<float>(g, ToF(x), y);
+        for (int i = 0; i < y.Length; i++)
+            Assert.True(double.IsNaN(ey[i]) ? float.IsNaN(y[i]) : ey[i] == y[i], $"forward element {i}: expected {ey[i]}, got {y[i]}");
+        Assert.Equal(withNaN, ey.Any(double.IsNaN));
+    }
+
     [Fact]
     public void MaxForward_PropagatesNaN()
     {

@@ -89,8 +89,35 @@ public sealed class Conv2dOp(Window2d window) : Operation
         Node x = output.Inputs[0], w = output.Inputs[1];
         var gx = gy.Graph.Apply(new Conv2dBackwardDataOp(Window), gy, w, x);
         var gw = gy.Graph.Apply(new Conv2dBackwardWeightOp(Window), x, gy, w);
-        return output.Inputs.Count == 3 ? [gx, gw, Ops.Sum(gy, [0, 2, 3])] : [gx, gw];
+        return output.Inputs.Count == 3 ? [gx, gw, gy.Graph.Apply(new Conv2dBackwardBiasOp(), gy)] : [gx, gw];
     }
+}
+
+/// <summary>∂L/∂bias of a convolution: the sum of gy (N, K, H, W) over N, H and W, one contiguous plane at a time.</summary>
+public sealed class Conv2dBackwardBiasOp : Operation
+{
+    public override string Name => "Conv2dBackwardBias";
+
+    public override TensorType InferType(ReadOnlySpan<TensorType> inputs)
+    {
+        ExpectInputs(inputs, 1);
+        ExpectFloat(inputs[0]);
+        if (inputs[0].Shape.Length != 4) throw new ShapeMismatchException(Name, $"gradient {ShapeMath.Format(inputs[0].Shape)} must be 4-D (N, K, H, W)");
+        return new TensorType(inputs[0].DType, [inputs[0].Shape[1]]);
+    }
+
+    public override void Forward(ReadOnlySpan<Tensor> inputs, Tensor output)
+    {
+        var s = inputs[0].Shape;
+        var geo = new Conv2dGeometry(s[0], s[1], s[2], s[3], s[1], 1, 1);
+        FloatDispatch.Run(inputs[0], null, null, output,
+            (dy, _, _, db) => Conv2dKernel.BackwardBias(geo, dy, db),
+            (dy, _, _, db) => Conv2dKernel.BackwardBias(geo, dy, db));
+    }
+
+    // Linear in gy: the adjoint broadcasts the bias gradient back over N, H and W.
+    public override Node?[] Gradient(Node output, Node gg) =>
+        [Ops.ExpandLike(Ops.Reshape(gg, 1, -1, 1, 1), output.Inputs[0])];
 }
 
 /// <summary>∂L/∂x of a convolution: inputs (gy, w, x as shape reference). Linear in gy and w, so differentiable again.</summary>
@@ -175,18 +202,27 @@ public sealed class Pool2dOp(bool max, int[] kernel, Window2d window, bool count
         [gy.Graph.Apply(new Pool2dGradOp(this), gy, output.Inputs[0])];
 }
 
-/// <summary>∂L/∂x of a pooling: inputs (gy, x). Max routes each gradient to its window's first maximum.</summary>
-public sealed class Pool2dGradOp(Pool2dOp pool) : Operation
+/// <summary>
+/// ∂L/∂x of a pooling: inputs (gy, x). Max routes each gradient to its window's first maximum. With
+/// <see cref="ReluMask"/> (max only) a routed gradient is kept only where x &gt; 0: the backward pass of ReLU then
+/// max pooling in one sweep, when x is the ReLU's output (ReluOp's gradient rule builds it).
+/// </summary>
+public sealed class Pool2dGradOp(Pool2dOp pool, bool reluMask = false) : Operation
 {
-    public override string Name => pool.Name + "Grad";
+    public Pool2dOp Pool { get; } = pool;
+    public bool ReluMask { get; } = reluMask && pool.IsMax;
+    public override string Name => Pool.Name + (ReluMask ? "ReluGrad" : "Grad");
     public override TensorType InferType(ReadOnlySpan<TensorType> inputs) => new(inputs[0].DType, inputs[1].Shape);
 
     public override void Forward(ReadOnlySpan<Tensor> inputs, Tensor output)
     {
-        var geo = pool.Geometry(output.Shape);
-        bool include = pool.CountIncludePad;
-        if (pool.IsMax)
-            FloatDispatch.Run(inputs[1], inputs[0], null, output, (x, dy, _, dx) => Pool2dKernel.MaxBackward(geo, x, dy, dx), (x, dy, _, dx) => Pool2dKernel.MaxBackward(geo, x, dy, dx));
+        var geo = Pool.Geometry(output.Shape);
+        bool include = Pool.CountIncludePad;
+        if (Pool.IsMax)
+        {
+            bool mask = ReluMask;
+            FloatDispatch.Run(inputs[1], inputs[0], null, output, (x, dy, _, dx) => Pool2dKernel.MaxBackward(geo, x, dy, dx, mask), (x, dy, _, dx) => Pool2dKernel.MaxBackward(geo, x, dy, dx, mask));
+        }
         else
             FloatDispatch.Run(inputs[0], null, null, output, (dy, _, _, dx) => Pool2dKernel.AvgBackward(geo, include, dy, dx), (dy, _, _, dx) => Pool2dKernel.AvgBackward(geo, include, dy, dx));
     }
@@ -194,7 +230,7 @@ public sealed class Pool2dGradOp(Pool2dOp pool) : Operation
     public override Node?[] Gradient(Node output, Node gg)
     {
         // Average pooling's gradient is linear in gy with adjoint AvgPool; max routing is piecewise constant in x.
-        if (!pool.IsMax) return [gg.Graph.Apply(pool, gg), null];
+        if (!Pool.IsMax) return [gg.Graph.Apply(Pool, gg), null];
         throw new NotSupportedException("MaxPool2dGrad has no second-order gradient rule.");
     }
 }

@@ -31,8 +31,15 @@ public sealed class MatMulOp : Operation
     public override Node?[] Gradient(Node output, Node gy)
     {
         Node a = output.Inputs[0], b = output.Inputs[1];
-        var ga = Ops.MatMul(gy, Ops.Transpose(b));
-        var gb = Ops.MatMul(Ops.Transpose(a), gy);
+        // When an operand is a transposed matrix (Linear's Wᵀ), its gradient is built as the transpose of the GEMM
+        // for the untransposed matrix, (gy·bᵀ)ᵀ = b·gyᵀ and (aᵀ·gy)ᵀ = gyᵀ·a: the transpose's own gradient rule then
+        // cancels the two transposes (PermuteOp.Gradient returns the product itself), so W's gradient is a contiguous GEMM output instead of
+        // a strided view that a solver would have to copy every step.
+        var ga = IsMatrixTranspose(a) ? Ops.Transpose(Ops.MatMul(b, Ops.Transpose(gy))) : Ops.MatMul(gy, Ops.Transpose(b));
+        var gb = IsMatrixTranspose(b) ? Ops.Transpose(Ops.MatMul(Ops.Transpose(gy), a)) : Ops.MatMul(Ops.Transpose(a), gy);
         return [Ops.SumToShapeOf(ga, a), Ops.SumToShapeOf(gb, b)];
     }
+
+    private static bool IsMatrixTranspose(Node n) =>
+        n.Rank == 2 && n.Operation is PermuteOp p && ShapeMath.NormalizeAxis(p.Axes[0], 2, p.Name) == 1;
 }

@@ -77,6 +77,11 @@ public sealed class PermuteOp(int[] axes) : Operation
         int rank = Axes.Length;
         var inverse = new int[rank];
         for (int i = 0; i < rank; i++) inverse[ShapeMath.NormalizeAxis(Axes[i], rank, Name)] = i;
+        // A gradient that arrives as the same permutation of a tensor (MatMulOp builds Linear's weight gradient so)
+        // is that tensor itself: return it rather than a view of a view, so the result stays contiguous.
+        if (gy.Operation is PermuteOp p && p.Axes.Length == rank
+            && Enumerable.Range(0, rank).All(i => ShapeMath.NormalizeAxis(p.Axes[i], rank, Name) == ShapeMath.NormalizeAxis(Axes[i], rank, Name)))
+            return [gy.Inputs[0]];
         return [Ops.Permute(gy, inverse)];
     }
 }
