@@ -7,6 +7,7 @@ namespace Tessera.Graphs;
 /// once and finished while it is in cache. Each rule applies only where the intermediate value has no other
 /// consumer and is not a graph output:
 /// <list type="bullet">
+/// <item>Ops whose inputs are all constants are evaluated once (what an importer derives from initializers).</item>
 /// <item>Conv2d · c and Conv2d + c, c a per-output-channel constant (a BatchNormalization the exporter did not fold,
 /// imported as a multiply-add): folded into the weights and bias.</item>
 /// <item>Conv2d + r, r a tensor of the convolution's shape (a residual branch): <see cref="FusedConv2dOp"/> adds r.</item>
@@ -91,8 +92,12 @@ public static class InferenceFusion
         };
     }
 
+    /// <summary>Constant subexpressions above this many elements stay ops, so folding cannot blow up memory.</summary>
+    private const long FoldLimit = 1L << 24;
+
     private static Node Rewrite(Graph g, Operation op, Node[] ins, HashSet<Node> singleUse)
     {
+        if (Fold(g, op, ins) is { } constant) return constant;
         switch (op)
         {
             case ReluOp when Open(ins[0], singleUse) is { } conv:
@@ -126,6 +131,29 @@ public static class InferenceFusion
                 break;
         }
         return g.Apply(op, ins);
+    }
+
+    /// <summary>
+    /// An op of constants only (an importer's derived constants, e.g. BatchNormalization's scale and shift, or a
+    /// transposed Gemm weight) evaluated once, so a run does not recompute it and the rules above see constants.
+    /// Ops without inputs (random generators) are left alone.
+    /// </summary>
+    private static Node? Fold(Graph g, Operation op, Node[] ins)
+    {
+        if (ins.Length == 0 || ins.Any(i => i.Kind != NodeKind.Constant)) return null;
+        var values = ins.Select(i => i.Value!).ToArray();
+        var type = op.InferType([.. values.Select(v => new TensorType(v.DType, v.ShapeArray()))], values);
+        long count = 1;
+        foreach (var d in type.Shape) count *= d;
+        if (count > FoldLimit) return null;
+        Tensor value;
+        if (op.IsView) value = op.ForwardView(values).Clone();
+        else
+        {
+            value = Tensor.Empty(type.DType, type.Shape);
+            op.Forward(values, value);
+        }
+        return g.Constant(value);
     }
 
     /// <summary>bias·scale + shift as a new constant (a missing bias is zero, a missing scale one, a missing shift zero).</summary>
