@@ -147,7 +147,9 @@ public static class InferenceFusion
         foreach (var d in type.Shape) count *= d;
         if (count > FoldLimit) return null;
         Tensor value;
-        if (op.IsView) value = op.ForwardView(values).Clone();
+        // A view stays a view of the constant (no copy): consumers saw exactly that tensor before folding, e.g.
+        // MatMul reads a transposed Gemm weight in place instead of a re-laid-out copy.
+        if (op.IsView) value = op.ForwardView(values);
         else
         {
             value = Tensor.Empty(type.DType, type.Shape);

@@ -146,6 +146,13 @@ public static unsafe partial class Conv2dKernel
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (!hasBias && residual == null && ep.Activation == ConvActivation.None) return;
+        if ((long)rows * width < ParallelMinElements)
+        {
+            // Blocks this small stay on this thread; skipping For also skips its closure allocation.
+            for (int kk = 0; kk < rows; kk++)
+                ep.Apply(y + (long)kk * ld, width, hasBias, hasBias ? bias[kk] : T.Zero, residual == null ? null : residual + (long)kk * ld);
+            return;
+        }
         nint ay = (nint)y, ar = (nint)residual, ab = (nint)bias;
         var e = ep;
         For(rows, width, kk =>
