@@ -1,39 +1,34 @@
-using System.Diagnostics;
 using Tessera;
-using Tessera.Graphs;
 using Tessera.Onnx;
 
-/// <summary>Per-op-type time of one native run (each node executed by hand, in graph order).</summary>
+/// <summary>
+/// Per-op-type time of native runs through <see cref="OnnxModel.Profile"/>: the executor's own plan (fusions,
+/// buffer reuse, threads), after a warm-up run, so the figures add up to what <see cref="OnnxModel.Run"/> costs.
+/// Also reports the wall time and managed bytes allocated per un-profiled run.
+/// </summary>
 static class OpProfile
 {
-    public static void Run(string path, int batch)
+    public static void Run(string path, int batch, int runs)
     {
-        var proto = OnnxModelReader.ReadModel(path);
-        var inits = OnnxImporter.ReadInitializers(proto, Path.GetDirectoryName(path));
-        var g = OnnxImporter.Import(proto, inits, Path.GetDirectoryName(path));
-        var x = g.Inputs[0];
-        var shape = x.Shape.Select((d, i) => d < 0 ? batch : d).ToArray();
-        var values = new Dictionary<Node, Tensor> { [x] = Tensor.RandomNormal(1, DType.Float32, 0, 1, shape) };
-        var times = new Dictionary<string, (double Ms, int Count)>();
-        for (int rep = 0; rep < 8; rep++)
-        {
-            times.Clear();
-            foreach (var n in g.Graph.Nodes)
-            {
-                if (n.Kind == NodeKind.Constant) { values[n] = n.Value!; continue; }
-                if (n.Kind != NodeKind.Operation || n.Inputs.Any(i => !values.ContainsKey(i))) continue;
-                var args = n.Inputs.Select(i => values[i]).ToArray();
-                var sw = Stopwatch.StartNew();
-                var type = n.Operation!.InferType([.. args.Select(a => new TensorType(a.DType, a.ShapeArray()))], args);
-                Tensor y;
-                if (n.Operation.IsView) y = n.Operation.ForwardView(args);
-                else { y = Tensor.Empty(type.DType, type.Shape); n.Operation.Forward(args, y); }
-                var key = n.Operation.Name;
-                var (ms, c) = times.GetValueOrDefault(key);
-                times[key] = (ms + sw.Elapsed.TotalMilliseconds, c + 1);
-                values[n] = y;
-            }
-        }
-        foreach (var (k, v) in times.OrderByDescending(kv => kv.Value.Ms)) Console.WriteLine($"{k,-20} {v.Ms,9:F2} ms  x{v.Count}");
+        using var model = OnnxModel.Load(path);
+        var input = model.Inputs[0];
+        var shape = input.Shape.Select((d, i) => d < 0 ? (i == 0 ? batch : 1) : d).ToArray();
+        shape[0] = batch;
+        var feed = new Dictionary<string, Tensor> { [input.Name] = Tensor.RandomNormal(1, DType.Float32, 0, 1, shape) };
+        // Same warm-up as the latency benchmark: let tiered compilation finish promoting the kernels.
+        var warm = System.Diagnostics.Stopwatch.StartNew();
+        for (int w = 0; w < 3 || warm.Elapsed.TotalSeconds < 3; w++) model.Run(feed);
+
+        long bytes0 = GC.GetTotalAllocatedBytes(true);
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        for (int r = 0; r < runs; r++) model.Run(feed);
+        double runMs = sw.Elapsed.TotalMilliseconds / runs;
+        long bytesPerRun = (GC.GetTotalAllocatedBytes(true) - bytes0) / runs;
+
+        var profile = model.Profile(feed, runs);
+        double total = profile.Values.Sum(v => v.Seconds) * 1e3 / runs;
+        Console.WriteLine($"{Path.GetFileName(path)} batch {batch}: {runMs:F2} ms/run, {bytesPerRun:N0} B allocated/run; per-op ms/run (sum {total:F2}):");
+        foreach (var (k, v) in profile.OrderByDescending(kv => kv.Value.Seconds))
+            Console.WriteLine($"  {k,-22} {v.Seconds * 1e3 / runs,8:F2} ms  {100 * v.Seconds * 1e3 / runs / total,5:F1}%  x{v.Calls / runs}");
     }
 }

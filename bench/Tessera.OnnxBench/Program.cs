@@ -1,5 +1,8 @@
 // Native Tessera vs ONNX Runtime on the same ONNX files, same inputs, same process, alternating.
 //   dotnet run -c Release --project bench/Tessera.OnnxBench -- MODEL.onnx [--batches 1,32] [--threads 2] [--reps N] [--json]
+//   ... MODEL.onnx --profile [--batches 1] [--reps N]   per-op time of the native executor (see Profile.cs)
+//   ... --unfused   also times the native engine without inference fusion (OnnxModel.Load(path, fuse: false)),
+//                   alternating with the other two, to measure what fusion buys under the same load
 // Prints per batch: median latency of each engine (after warm-up), the ratio native/ORT, and the largest
 // relative difference of the outputs (max |native − ort| / max |ort|).
 using System.Diagnostics;
@@ -10,10 +13,10 @@ using Tessera.Onnx;
 using Tessera.OnnxRuntime;
 
 var path = args[0];
-if (args.Contains("--profile")) { Tessera.Kernels.GemmKernel.MaxThreads = 2; OpProfile.Run(path, args.Contains("32") ? 32 : 1); return 0; }
 int[] batches = [1, 32];
 int threads = 2, reps = 0;
-bool json = false;
+const double WarmupSeconds = 3;   // least wall time spent warming up both engines before timing
+bool json = false, profile = false, withUnfused = false;
 for (int i = 1; i < args.Length; i++)
 {
     switch (args[i])
@@ -22,11 +25,19 @@ for (int i = 1; i < args.Length; i++)
         case "--threads": threads = int.Parse(args[++i]); break;
         case "--reps": reps = int.Parse(args[++i]); break;
         case "--json": json = true; break;
+        case "--profile": profile = true; break;
+        case "--unfused": withUnfused = true; break;
     }
 }
 GemmKernel.MaxThreads = threads;
+if (profile)
+{
+    foreach (int batch in batches) OpProfile.Run(path, batch, reps > 0 ? reps : batch == 1 ? 20 : 3);
+    return 0;
+}
 using var native = OnnxModel.Load(path);
 using var ort = OrtModel.Load(path, threads);
+using var unfused = withUnfused ? OnnxModel.Load(path, fuse: false) : null;
 var input = native.Inputs[0];
 var rows = new List<Dictionary<string, object>>();
 foreach (int batch in batches)
@@ -41,18 +52,25 @@ foreach (int batch in batches)
     var a = yn.ToArray<float>(); var b = yo.ToArray<float>();
     for (int i = 0; i < a.Length; i++) { maxDiff = Math.Max(maxDiff, Math.Abs(a[i] - b[i])); maxRef = Math.Max(maxRef, Math.Abs(b[i])); }
     int n = reps > 0 ? reps : batch == 1 ? 30 : 5;
-    // Warm-up, then alternate engines so both see the same machine load.
-    for (int w = 0; w < 3; w++) { native.Run(feed); ort.Run(feed); }
-    var tn = new List<double>(); var to = new List<double>();
+    // Warm-up until the JIT has settled (tiered compilation promotes hot kernels in the background for about a
+    // second of runs; timing earlier measures tier-0 code, not steady state), then alternate engines so both see
+    // the same machine load.
+    var warm = Stopwatch.StartNew();
+    for (int w = 0; w < 3 || warm.Elapsed.TotalSeconds < WarmupSeconds; w++) { native.Run(feed); ort.Run(feed); unfused?.Run(feed); }
+    var tn = new List<double>(); var to = new List<double>(); var tu = new List<double>();
     for (int r = 0; r < n; r++)
     {
         var sw = Stopwatch.StartNew(); native.Run(feed); tn.Add(sw.Elapsed.TotalMilliseconds);
         sw.Restart(); ort.Run(feed); to.Add(sw.Elapsed.TotalMilliseconds);
+        if (unfused is not null) { sw.Restart(); unfused.Run(feed); tu.Add(sw.Elapsed.TotalMilliseconds); }
     }
     double mn = Median(tn), mo = Median(to);
-    rows.Add(new() { ["model"] = Path.GetFileNameWithoutExtension(path), ["batch"] = batch, ["threads"] = threads, ["native_ms"] = Math.Round(mn, 2),
-        ["ort_ms"] = Math.Round(mo, 2), ["ratio"] = Math.Round(mn / mo, 2), ["max_rel_diff"] = maxDiff / Math.Max(maxRef, 1e-30), ["reps"] = n });
-    if (!json) Console.WriteLine($"{Path.GetFileName(path)} batch {batch}: native {mn:F2} ms, ORT {mo:F2} ms, ratio {mn / mo:F2}, max rel diff {maxDiff / maxRef:E2}");
+    var row = new Dictionary<string, object> { ["model"] = Path.GetFileNameWithoutExtension(path), ["batch"] = batch, ["threads"] = threads, ["native_ms"] = Math.Round(mn, 2),
+        ["ort_ms"] = Math.Round(mo, 2), ["ratio"] = Math.Round(mn / mo, 2), ["max_rel_diff"] = maxDiff / Math.Max(maxRef, 1e-30), ["reps"] = n };
+    if (unfused is not null) row["unfused_ms"] = Math.Round(Median(tu), 2);
+    rows.Add(row);
+    if (!json) Console.WriteLine($"{Path.GetFileName(path)} batch {batch}: native {mn:F2} ms, ORT {mo:F2} ms, ratio {mn / mo:F2}, max rel diff {maxDiff / maxRef:E2}"
+        + (unfused is null ? "" : $"; unfused native {Median(tu):F2} ms (fused/unfused {mn / Median(tu):F2})"));
 }
 if (json) Console.WriteLine(JsonSerializer.Serialize(rows));
 return 0;

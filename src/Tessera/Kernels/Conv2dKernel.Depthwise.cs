@@ -20,15 +20,19 @@ public static unsafe partial class Conv2dKernel
         g.R == 1 && g.S == 1 && g.StrideH == 1 && g.StrideW == 1 &&
         g.PadTop == 0 && g.PadLeft == 0 && g.PadBottom == 0 && g.PadRight == 0;
 
-    private static void DepthwiseForward<T>(in Conv2dGeometry g, ReadOnlySpan<T> x, ReadOnlySpan<T> w, ReadOnlySpan<T> bias, Span<T> y)
+    /// <summary>Depthwise forward; the epilogue (residual, activation) runs on each output plane right after it is computed.</summary>
+    private static void DepthwiseForward<T>(in Conv2dGeometry g, ReadOnlySpan<T> x, ReadOnlySpan<T> w, ReadOnlySpan<T> bias,
+        ReadOnlySpan<T> residual, in ConvEpilogue epilogue, Span<T> y)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var geo = g;
+        var ep = epilogue;
         int mult = g.K / g.C, p = g.OutH * g.OutW, hw = g.H * g.W, rs = g.R * g.S;
         bool hasBias = !bias.IsEmpty;
-        fixed (T* px0 = x, pw0 = w, pb0 = bias, py0 = y)
+        bool epilogueWork = !residual.IsEmpty || ep.Activation != ConvActivation.None;
+        fixed (T* px0 = x, pw0 = w, pb0 = bias, py0 = y, pr0 = residual)
         {
-            nint ax = (nint)px0, aw = (nint)pw0, ab = (nint)pb0, ay = (nint)py0;
+            nint ax = (nint)px0, aw = (nint)pw0, ab = (nint)pb0, ay = (nint)py0, ar = (nint)pr0;
             For(g.N * g.K, (long)p * rs, job =>
             {
                 int i = job / geo.K, kk = job % geo.K, ch = kk / mult;
@@ -37,6 +41,8 @@ public static unsafe partial class Conv2dKernel
                 T* yp = (T*)ay + (long)job * p;
                 T b0 = hasBias ? ((T*)ab)[kk] : T.Zero;
                 DepthwisePlaneForward(geo, xp, wp, b0, yp);
+                // The bias is the accumulators' starting value above, as in the unfused op.
+                if (epilogueWork) ep.Apply(yp, p, false, T.Zero, ar == 0 ? null : (T*)ar + (long)job * p);
             });
         }
     }

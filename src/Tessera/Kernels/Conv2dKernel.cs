@@ -34,78 +34,6 @@ public static unsafe partial class Conv2dKernel
     private const long ParallelMinElements = 1 << 15;
 
     // ------------------------------------------------------------------------------------------------------
-    // Forward
-    // ------------------------------------------------------------------------------------------------------
-
-    /// <summary>y = conv(x, w) + bias. Overwrites y.</summary>
-    public static void Forward<T>(in Conv2dGeometry g, ReadOnlySpan<T> x, ReadOnlySpan<T> w, ReadOnlySpan<T> bias, Span<T> y)
-        where T : unmanaged, IFloatingPointIeee754<T>
-        => Forward(g, x, w, bias, y, DefaultColBudget);
-
-    internal static void Forward<T>(in Conv2dGeometry g, ReadOnlySpan<T> x, ReadOnlySpan<T> w, ReadOnlySpan<T> bias, Span<T> y, long colBudget)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        if (IsDepthwise(g)) { DepthwiseForward(g, x, w, bias, y); return; }
-
-        int n = g.N, c = g.C, k = g.K, groups = g.Groups;
-        int cg = c / groups, kg = k / groups, p = g.OutH * g.OutW, hw = g.H * g.W;
-        int crs = cg * g.R * g.S;
-        int nb = ChunkImages(g, crs, p, colBudget);
-        bool direct = IsPointwise(g) && nb == 1;
-
-        T[]? colArr = direct ? null : ArrayPool<T>.Shared.Rent(crs * nb * p);
-        T[]? outArr = nb > 1 ? ArrayPool<T>.Shared.Rent(kg * nb * p) : null;
-        try
-        {
-            fixed (T* px = x, py = y, pb = bias)
-            {
-                for (int n0 = 0; n0 < n; n0 += nb)
-                {
-                    int cnt = Math.Min(nb, n - n0);
-                    int ldCol = cnt * p;
-                    for (int gi = 0; gi < groups; gi++)
-                    {
-                        ReadOnlySpan<T> wg = w.Slice(gi * kg * crs, kg * crs);
-                        ReadOnlySpan<T> b;
-                        int ldb;
-                        if (direct)
-                        {
-                            b = x.Slice((n0 * c + gi * cg) * hw, cg * hw);
-                            ldb = hw;
-                        }
-                        else
-                        {
-                            Im2Col(g, px, n0, cnt, gi * cg, colArr!);
-                            b = colArr.AsSpan(0, crs * ldCol);
-                            ldb = ldCol;
-                        }
-
-                        if (cnt == 1)
-                        {
-                            Span<T> yg = y.Slice((n0 * k + gi * kg) * p, kg * p);
-                            Gemm(false, false, kg, p, crs, T.One, wg, crs, b, ldb, T.Zero, yg, p);
-                            if (!bias.IsEmpty)
-                                for (int kk = 0; kk < kg; kk++)
-                                    TensorPrimitives.Add(yg.Slice(kk * p, p), bias[gi * kg + kk], yg.Slice(kk * p, p));
-                        }
-                        else
-                        {
-                            Span<T> o = outArr.AsSpan(0, kg * ldCol);
-                            Gemm(false, false, kg, ldCol, crs, T.One, wg, crs, b, ldb, T.Zero, o, ldCol);
-                            ScatterRows(outArr!, py, pb, bias.Length > 0, n0, cnt, k, gi * kg, kg, p);
-                        }
-                    }
-                }
-            }
-        }
-        finally
-        {
-            if (colArr != null) ArrayPool<T>.Shared.Return(colArr);
-            if (outArr != null) ArrayPool<T>.Shared.Return(outArr);
-        }
-    }
-
-    // ------------------------------------------------------------------------------------------------------
     // im2col / col2im and batch scatter / gather
     // ------------------------------------------------------------------------------------------------------
 
@@ -175,26 +103,6 @@ public static unsafe partial class Conv2dKernel
                     d.Slice(hi).Clear();
                 }
             }
-        }
-    }
-
-    /// <summary>y[n0+i, k0+kk, :] = o[kk, i·P .. (i+1)·P) (+ bias[k0+kk]).</summary>
-    private static void ScatterRows<T>(T[] o, T* y, T* bias, bool hasBias, int n0, int cnt, int k, int k0, int kg, int p)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        nint ay = (nint)y, ab = (nint)bias;
-        int ldo = cnt * p;
-        fixed (T* po0 = o)
-        {
-            nint ao = (nint)po0;
-            For(cnt * kg, p, job =>
-            {
-                int i = job / kg, kk = job % kg;
-                var src = new ReadOnlySpan<T>((T*)ao + (long)kk * ldo + (long)i * p, p);
-                var dst = new Span<T>((T*)ay + ((long)(n0 + i) * k + k0 + kk) * p, p);
-                if (hasBias) TensorPrimitives.Add(src, ((T*)ab)[k0 + kk], dst);
-                else src.CopyTo(dst);
-            });
         }
     }
 

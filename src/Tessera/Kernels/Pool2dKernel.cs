@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Numerics;
 using System.Numerics.Tensors;
 
@@ -20,7 +21,6 @@ public static unsafe partial class Pool2dKernel
     {
         var geo = g;
         int hw = g.H * g.W, p = g.OutH * g.OutW;
-        bool tiled = IsTiled2x2(g);
         fixed (T* px0 = x, py0 = y)
         {
             nint ax = (nint)px0, ay = (nint)py0;
@@ -31,27 +31,75 @@ public static unsafe partial class Pool2dKernel
             }
             Conv2dKernel.For(g.N * g.C, (long)p * g.R * g.S, plane =>
             {
-                T* xp = (T*)ax + (long)plane * hw;
-                T* yp = (T*)ay + (long)plane * p;
-                if (tiled)
-                {
-                    // 2×2 windows with stride 2 and no padding (the common CNN case): no bounds logic at all.
-                    for (int oh = 0; oh < geo.OutH; oh++)
-                    {
-                        T* r0 = xp + 2 * oh * geo.W, r1 = r0 + geo.W;
-                        for (int ow = 0; ow < geo.OutW; ow++)
-                            yp[oh * geo.OutW + ow] = xp[Max2x2(r0, r1, 2 * ow) + (int)(r0 - xp)];
-                    }
-                    return;
-                }
-                for (int oh = 0; oh < geo.OutH; oh++)
-                    for (int ow = 0; ow < geo.OutW; ow++)
-                    {
-                        int idx = ArgMax(geo, xp, oh, ow);
-                        yp[oh * geo.OutW + ow] = idx < 0 ? T.NegativeInfinity : xp[idx];
-                    }
+                T[] rowBuf = ArrayPool<T>.Shared.Rent(geo.W);
+                fixed (T* buf = rowBuf)
+                    MaxPlaneForward(geo, (T*)ax + (long)plane * hw, (T*)ay + (long)plane * p, buf);
+                ArrayPool<T>.Shared.Return(rowBuf);
             });
         }
+    }
+
+    /// <summary>
+    /// One plane of <see cref="MaxForward{T}"/>, separably: the window's valid input rows are reduced into one row
+    /// (vectorised), then each output takes the max of its S columns of that row. Max is associative and both
+    /// passes propagate NaN, so this equals the max over the window; it touches each input row once or twice
+    /// instead of once per overlapping window and needs no bounds logic inside the rows.
+    /// </summary>
+    private static void MaxPlaneForward<T>(in Conv2dGeometry g, T* xp, T* yp, T* rowBuf)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int w = g.W, outW = g.OutW, sw = g.StrideW, dw = g.DilationW, s = g.S;
+        // Outputs ow in [lo, hi) have all S taps inside the row; the others clip at the edges.
+        Conv2dKernel.ValidRange(-g.PadLeft, sw, outW, w - (s - 1) * dw, out int lo, out int hi);
+        for (int oh = 0; oh < g.OutH; oh++)
+        {
+            T* yrow = yp + (long)oh * outW;
+            int h0 = oh * g.StrideH - g.PadTop;
+            Conv2dKernel.ValidRange(h0, g.DilationH, g.R, g.H, out int rlo, out int rhi);
+            if (rhi <= rlo) { new Span<T>(yrow, outW).Fill(T.NegativeInfinity); continue; }
+            T* v = xp + (long)(h0 + rlo * g.DilationH) * w;
+            if (rhi - rlo > 1)
+            {
+                var acc = new Span<T>(rowBuf, w);
+                TensorPrimitives.Max(new ReadOnlySpan<T>(v, w), new ReadOnlySpan<T>(v + (long)g.DilationH * w, w), acc);
+                for (int r = rlo + 2; r < rhi; r++)
+                    TensorPrimitives.Max(acc, new ReadOnlySpan<T>(xp + (long)(h0 + r * g.DilationH) * w, w), acc);
+                v = rowBuf;
+            }
+            for (int ow = 0; ow < lo; ow++) yrow[ow] = EdgeMax(v, ow * sw - g.PadLeft, dw, s, w);
+            for (int ow = hi; ow < outW; ow++) yrow[ow] = EdgeMax(v, ow * sw - g.PadLeft, dw, s, w);
+            if (s == 3 && dw == 1)
+            {
+                for (int ow = lo; ow < hi; ow++)
+                {
+                    T* q = v + ow * sw - g.PadLeft;
+                    yrow[ow] = T.Max(T.Max(q[0], q[1]), q[2]);
+                }
+            }
+            else
+            {
+                for (int ow = lo; ow < hi; ow++)
+                {
+                    T* q = v + ow * sw - g.PadLeft;
+                    T m = q[0];
+                    for (int t = 1; t < s; t++) m = T.Max(m, q[t * dw]);
+                    yrow[ow] = m;
+                }
+            }
+        }
+    }
+
+    /// <summary>Max of the in-row taps start + t·dilation (t &lt; taps) of row v; -∞ when none is inside.</summary>
+    private static T EdgeMax<T>(T* v, int start, int dilation, int taps, int w)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T m = T.NegativeInfinity;
+        for (int t = 0; t < taps; t++)
+        {
+            int q = start + t * dilation;
+            if ((uint)q < (uint)w) m = T.Max(m, v[q]);
+        }
+        return m;
     }
 
     private static bool IsTiled2x2(in Conv2dGeometry g) =>

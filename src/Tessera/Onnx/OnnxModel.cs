@@ -21,6 +21,7 @@ public sealed class OnnxModel : IInferenceModel
     private readonly ModelProto _proto;
     private readonly Dictionary<string, Tensor> _initializers;
     private readonly string? _baseDirectory;
+    private readonly bool _fuse;
     private readonly ConcurrentBag<Instance> _pool = [];
     private readonly TensorInfo[] _inputs, _outputs;
     private bool _disposed;
@@ -32,25 +33,38 @@ public sealed class OnnxModel : IInferenceModel
         public void Dispose() => Machine.Dispose();
     }
 
-    private OnnxModel(ModelProto proto, string? baseDirectory)
+    private OnnxModel(ModelProto proto, string? baseDirectory, bool fuse)
     {
         _proto = proto;
         _baseDirectory = baseDirectory;
+        _fuse = fuse;
         _initializers = OnnxImporter.ReadInitializers(proto, baseDirectory);
         Opset = OnnxImporter.DefaultOpset(proto);
         // Importing once up front reports unsupported operators and malformed graphs at load time.
-        var first = new Instance(OnnxImporter.Import(proto, _initializers, baseDirectory));
+        var first = NewInstance();
         _inputs = [.. OnnxImporter.RealInputs(proto, _initializers).Select(v => { var (d, s) = OnnxImporter.InputType(v); return new TensorInfo(v.Name, d, s); })];
         _outputs = [.. proto.Graph.Output.Select((v, i) => new TensorInfo(v.Name, first.Graph.Outputs[i].DType, OutputShape(v, first.Graph.Outputs[i])))];
         _pool.Add(first);
     }
 
-    /// <summary>Loads a model file (external data files are read from its directory).</summary>
-    public static OnnxModel Load(string path) =>
-        new(OnnxModelReader.ReadModel(path), Path.GetDirectoryName(Path.GetFullPath(path)));
+    /// <summary>
+    /// Loads a model file (external data files are read from its directory). With <paramref name="fuse"/> (the
+    /// default) the imported graph goes through <see cref="InferenceFusion"/>; false runs it op by op, as imported.
+    /// </summary>
+    public static OnnxModel Load(string path, bool fuse = true) =>
+        new(OnnxModelReader.ReadModel(path), Path.GetDirectoryName(Path.GetFullPath(path)), fuse);
 
-    /// <summary>Loads a model from bytes (models with external data need <see cref="Load(string)"/>).</summary>
-    public static OnnxModel Load(byte[] bytes) => new(OnnxModelReader.ParseModel(bytes), null);
+    /// <summary>Loads a model from bytes (models with external data need <see cref="Load(string, bool)"/>).</summary>
+    public static OnnxModel Load(byte[] bytes, bool fuse = true) => new(OnnxModelReader.ParseModel(bytes), null, fuse);
+
+    /// <summary>One executable copy of the graph: imported, fused unless disabled, with its own machine.</summary>
+    private Instance NewInstance()
+    {
+        var imported = OnnxImporter.Import(_proto, _initializers, _baseDirectory);
+        if (!_fuse) return new Instance(imported);
+        var fused = InferenceFusion.Fuse(imported.Graph, imported.Outputs, out var map);
+        return new Instance(new OnnxGraph(fused, [.. imported.Inputs.Select(i => map[i])], [.. imported.Outputs.Select(o => map[o])]));
+    }
 
     /// <summary>The default-domain opset the model was exported with.</summary>
     public int Opset { get; }
@@ -69,7 +83,7 @@ public sealed class OnnxModel : IInferenceModel
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         Validate(inputs);
-        if (!_pool.TryTake(out var instance)) instance = new Instance(OnnxImporter.Import(_proto, _initializers, _baseDirectory));
+        if (!_pool.TryTake(out var instance)) instance = NewInstance();
         try
         {
             for (int i = 0; i < _inputs.Length; i++) Graph.Let(instance.Graph.Inputs[i], inputs[_inputs[i].Name]);
@@ -81,6 +95,35 @@ public sealed class OnnxModel : IInferenceModel
         }
         finally
         {
+            foreach (var n in instance.Graph.Inputs) n.Value = null;
+            _pool.Add(instance);
+        }
+    }
+
+    /// <summary>
+    /// Runs the model <paramref name="runs"/> times on one pooled instance (after one warm-up run, which allocates
+    /// its buffers) and returns the wall time per op name summed over those runs: the executor's own plan, buffers and
+    /// threads, so the figures are what <see cref="Run"/> spends.
+    /// </summary>
+    public Dictionary<string, (double Seconds, long Calls)> Profile(IReadOnlyDictionary<string, Tensor> inputs, int runs)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentOutOfRangeException.ThrowIfLessThan(runs, 1);
+        Validate(inputs);
+        if (!_pool.TryTake(out var instance)) instance = NewInstance();
+        try
+        {
+            for (int i = 0; i < _inputs.Length; i++) Graph.Let(instance.Graph.Inputs[i], inputs[_inputs[i].Name]);
+            instance.Machine.RunAll();
+            instance.Machine.Profile.Clear();
+            instance.Machine.Profiling = true;
+            for (int r = 0; r < runs; r++) instance.Machine.RunAll();
+            return new Dictionary<string, (double, long)>(instance.Machine.Profile);
+        }
+        finally
+        {
+            instance.Machine.Profiling = false;
+            instance.Machine.Profile.Clear();
             foreach (var n in instance.Graph.Inputs) n.Value = null;
             _pool.Add(instance);
         }

@@ -14,6 +14,8 @@ public class Pool2dKernelTests
         ["dilation2"] = new(N: 2, C: 2, H: 9, W: 8, K: 2, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, DilationH: 2, DilationW: 2),
         ["nonsquare window"] = new(N: 1, C: 1, H: 5, W: 9, K: 1, R: 2, S: 3, StrideH: 1, StrideW: 2, PadTop: 0, PadLeft: 1, PadBottom: 1, PadRight: 0),
         ["overlapping 3x3 stride1"] = new(N: 1, C: 3, H: 6, W: 6, K: 3, R: 3, S: 3),
+        ["ceil-mode end pads 3x3 stride2"] = new(N: 1, C: 2, H: 8, W: 9, K: 2, R: 3, S: 3, StrideH: 2, StrideW: 2, PadBottom: 1, PadRight: 2),
+        ["wide window 5x4 stride3"] = new(N: 1, C: 2, H: 11, W: 13, K: 2, R: 5, S: 4, StrideH: 3, StrideW: 3, PadTop: 2, PadLeft: 2, PadBottom: 2, PadRight: 1),
         ["parallel sized"] = new(N: 4, C: 16, H: 16, W: 16, K: 16, R: 3, S: 3, StrideH: 2, StrideW: 2, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1),
     };
 
@@ -285,6 +287,20 @@ public class Pool2dKernelTests
         for (int i = 0; i < y.Length; i++)
             Assert.True(double.IsNaN(ey[i]) ? float.IsNaN(y[i]) : ey[i] == y[i], $"forward element {i}: expected {ey[i]}, got {y[i]}");
         Assert.Equal(withNaN, ey.Any(double.IsNaN));
+    }
+
+    [Fact]
+    public void MaxForward_PropagatesNaN_OnlyToWindowsHoldingIt()
+    {
+        // 3×3 stride 2 pad 1 on 7×7: input (3, 3) lies in the windows of output rows/columns 1 and 2 only.
+        var g = new Conv2dGeometry(N: 1, C: 1, H: 7, W: 7, K: 1, R: 3, S: 3, StrideH: 2, StrideW: 2, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1);
+        var x = Random(49, 5);
+        x[3 * 7 + 3] = double.NaN;
+        var y = new double[16];
+        Pool2dKernel.MaxForward<double>(g, x, y);
+        for (int oh = 0; oh < 4; oh++)
+            for (int ow = 0; ow < 4; ow++)
+                Assert.Equal(oh is 1 or 2 && ow is 1 or 2, double.IsNaN(y[oh * 4 + ow]));
     }
 
     [Fact]

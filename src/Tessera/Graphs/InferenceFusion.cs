@@ -1,0 +1,200 @@
+using Tessera.Kernels;
+
+namespace Tessera.Graphs;
+
+/// <summary>
+/// Rewrites an inference graph into an equivalent one with fewer steps, so each convolution's output is written
+/// once and finished while it is in cache. Each rule applies only where the intermediate value has no other
+/// consumer and is not a graph output:
+/// <list type="bullet">
+/// <item>Ops whose inputs are all constants are evaluated once (what an importer derives from initializers).</item>
+/// <item>Conv2d · c and Conv2d + c, c a per-output-channel constant (a BatchNormalization the exporter did not fold,
+/// imported as a multiply-add): folded into the weights and bias.</item>
+/// <item>Conv2d + r, r a tensor of the convolution's shape (a residual branch): <see cref="FusedConv2dOp"/> adds r.</item>
+/// <item>Relu or Clip(min, max) of a convolution (fused or not): the fused op applies it.</item>
+/// </list>
+/// Activations and residuals are applied with the same primitives in the same order as the separate ops, so those
+/// fusions are exact; weight folding rounds differently (within float rounding of the unfused graph).
+/// </summary>
+/// <example><code>
+/// var fused = InferenceFusion.Fuse(graph, [output], out var map);
+/// using var machine = new TapeMachine(fused, map[output]);
+/// </code></example>
+public static class InferenceFusion
+{
+    /// <summary>
+    /// A new graph computing <paramref name="outputs"/>; <paramref name="map"/> sends every input of the source, and
+    /// each node the outputs need, to the node of the new graph holding its value. Constants are shared, not
+    /// copied; other nodes the outputs do not need are dropped.
+    /// </summary>
+    public static Graph Fuse(Graph source, IReadOnlyList<Node> outputs, out Dictionary<Node, Node> map)
+    {
+        var uses = CountUses(source, outputs, out var needed);
+        var g = new Graph();
+        var mapped = new Dictionary<Node, Node>();
+        var singleUse = new HashSet<Node>();
+        foreach (var node in source.Nodes)
+        {
+            if (!needed[node.Id]) continue;
+            Node result = node.Kind switch
+            {
+                NodeKind.Constant => g.Constant(node.Value!, node.Name),
+                NodeKind.Input => g.Input(node.DType, node.Shape, node.Name),
+                _ => Rewrite(g, node.Operation!, [.. node.Inputs.Select(i => mapped[i])], singleUse),
+            };
+            mapped[node] = result;
+            if (uses[node.Id] == 1) singleUse.Add(result);
+        }
+        map = mapped;
+        return g;
+    }
+
+    /// <summary>Consumers of each node among the nodes the outputs need; each output counts as one more.</summary>
+    private static int[] CountUses(Graph g, IReadOnlyList<Node> outputs, out bool[] needed)
+    {
+        var nodes = g.Nodes;
+        needed = new bool[nodes.Count];
+        foreach (var n in nodes)
+            if (n.Kind == NodeKind.Input) needed[n.Id] = true;   // callers bind every declared input, used or not
+        var stack = new Stack<Node>(outputs);
+        while (stack.Count > 0)
+        {
+            var n = stack.Pop();
+            if (n.Graph != g) throw new ArgumentException($"InferenceFusion: {n.Name} belongs to another graph.");
+            if (needed[n.Id] && n.Kind != NodeKind.Input) continue;
+            needed[n.Id] = true;
+            foreach (var i in n.Inputs) stack.Push(i);
+        }
+        var uses = new int[nodes.Count];
+        foreach (var n in nodes)
+            if (needed[n.Id])
+                foreach (var i in n.Inputs) uses[i.Id]++;
+        foreach (var o in outputs) uses[o.Id]++;
+        return uses;
+    }
+
+    /// <summary>A convolution still open to fusion: no activation yet; its parts as inputs of the new graph.</summary>
+    private sealed record OpenConv(Window2d Window, Node X, Node W, Node? Bias, Node? Residual)
+    {
+        public int K => W.Shape[0];
+    }
+
+    private static OpenConv? Open(Node n, HashSet<Node> singleUse)
+    {
+        if (!singleUse.Contains(n) || n.DType is not (DType.Float32 or DType.Float64)) return null;
+        var ins = n.Inputs;
+        return n.Operation switch
+        {
+            Conv2dOp c => new OpenConv(c.Window, ins[0], ins[1], ins.Count == 3 ? ins[2] : null, null),
+            FusedConv2dOp f when f.Epilogue.Activation == ConvActivation.None =>
+                new OpenConv(f.Window, ins[0], ins[1], f.HasBias ? ins[2] : null, f.HasResidual ? ins[^1] : null),
+            _ => null,
+        };
+    }
+
+    /// <summary>Constant subexpressions above this many elements stay ops, so folding cannot blow up memory.</summary>
+    private const long FoldLimit = 1L << 24;
+
+    private static Node Rewrite(Graph g, Operation op, Node[] ins, HashSet<Node> singleUse)
+    {
+        if (Fold(g, op, ins) is { } constant) return constant;
+        switch (op)
+        {
+            case ReluOp when Open(ins[0], singleUse) is { } conv:
+                return Build(g, conv, ConvEpilogue.Relu);
+            case ClipOp clip when Open(ins[0], singleUse) is { } conv:
+                return Build(g, conv, ConvEpilogue.Clip(clip.Min ?? double.NegativeInfinity, clip.Max ?? double.PositiveInfinity));
+            case AddOp:
+                // Prefer the later convolution when both operands are one: the earlier one's value is then ready.
+                foreach (int i in ins[1].Id > ins[0].Id ? [1, 0] : new[] { 0, 1 })
+                {
+                    if (Open(ins[i], singleUse) is not { Residual: null } conv) continue;
+                    var other = ins[1 - i];
+                    if (PerChannel(other, conv.K, ins[i].DType) is { } shift)
+                        return Build(g, conv with { Bias = FoldedBias(g, conv, null, shift) }, ConvEpilogue.None);
+                    if (other.Kind != NodeKind.Constant && other.Shape.AsSpan().SequenceEqual(ins[i].Shape))
+                        return Build(g, conv with { Residual = other }, ConvEpilogue.None);
+                }
+                break;
+            case MulOp:
+                for (int i = 0; i < 2; i++)
+                {
+                    if (Open(ins[i], singleUse) is not { Residual: null } conv || conv.W.Kind != NodeKind.Constant
+                        || conv.Bias is { Kind: not NodeKind.Constant }) continue;
+                    if (PerChannel(ins[1 - i], conv.K, ins[i].DType) is not { } scale) continue;
+                    var w = conv.W.Value!;
+                    var scaled = Tensor.Empty(w.DType, w.ShapeArray());
+                    int per = w.Length / conv.K;
+                    for (int j = 0; j < w.Length; j++) scaled.SetDouble(j, w.GetDouble(j) * scale[j / per]);
+                    return Build(g, conv with { W = g.Constant(scaled), Bias = FoldedBias(g, conv, scale, null) }, ConvEpilogue.None);
+                }
+                break;
+        }
+        return g.Apply(op, ins);
+    }
+
+    /// <summary>
+    /// An op of constants only (an importer's derived constants, e.g. BatchNormalization's scale and shift, or a
+    /// transposed Gemm weight) evaluated once, so a run does not recompute it and the rules above see constants.
+    /// Ops without inputs (random generators) are left alone.
+    /// </summary>
+    private static Node? Fold(Graph g, Operation op, Node[] ins)
+    {
+        if (ins.Length == 0 || ins.Any(i => i.Kind != NodeKind.Constant)) return null;
+        var values = ins.Select(i => i.Value!).ToArray();
+        var type = op.InferType([.. values.Select(v => new TensorType(v.DType, v.ShapeArray()))], values);
+        long count = 1;
+        foreach (var d in type.Shape) count *= d;
+        if (count > FoldLimit) return null;
+        Tensor value;
+        // A view stays a view of the constant (no copy): consumers saw exactly that tensor before folding, e.g.
+        // MatMul reads a transposed Gemm weight in place instead of a re-laid-out copy.
+        if (op.IsView) value = op.ForwardView(values);
+        else
+        {
+            value = Tensor.Empty(type.DType, type.Shape);
+            op.Forward(values, value);
+        }
+        return g.Constant(value);
+    }
+
+    /// <summary>bias·scale + shift as a new constant (a missing bias is zero, a missing scale one, a missing shift zero).</summary>
+    private static Node FoldedBias(Graph g, OpenConv conv, double[]? scale, double[]? shift)
+    {
+        var b = Tensor.Empty(conv.W.DType, conv.K);
+        for (int k = 0; k < conv.K; k++)
+        {
+            double v = conv.Bias is null ? 0 : conv.Bias.Value!.GetDouble(k);
+            b.SetDouble(k, v * (scale?[k] ?? 1) + (shift?[k] ?? 0));
+        }
+        return g.Constant(b);
+    }
+
+    /// <summary>
+    /// The K values of a constant that broadcasts along a convolution output's channel axis only ((K,1,1),
+    /// (1,K,1,1), (1,) ...), so adding or multiplying it keeps the output's shape; else null.
+    /// </summary>
+    private static double[]? PerChannel(Node c, int k, DType dtype)
+    {
+        if (c.Kind != NodeKind.Constant || c.DType != dtype || c.Rank > 4) return null;
+        var t = c.Value!;
+        int channels = 1;
+        for (int j = 0; j < t.Rank; j++)
+        {
+            int axis = 4 - t.Rank + j, d = t.Shape[j];
+            if (axis == 1 && d == k) channels = k;
+            else if (d != 1) return null;
+        }
+        var v = new double[k];
+        for (int i = 0; i < k; i++) v[i] = t.GetDouble(channels == 1 ? 0 : i);
+        return v;
+    }
+
+    private static Node Build(Graph g, OpenConv c, ConvEpilogue epilogue)
+    {
+        if (c.Residual is null && epilogue.Activation == ConvActivation.None)
+            return c.Bias is null ? g.Apply(new Conv2dOp(c.Window), c.X, c.W) : g.Apply(new Conv2dOp(c.Window), c.X, c.W, c.Bias);
+        Node[] ins = [c.X, c.W, .. c.Bias is null ? Array.Empty<Node>() : [c.Bias], .. c.Residual is null ? Array.Empty<Node>() : [c.Residual]];
+        return g.Apply(new FusedConv2dOp(c.Window, c.Bias is not null, c.Residual is not null, epilogue), ins);
+    }
+}
