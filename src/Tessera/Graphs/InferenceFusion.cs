@@ -195,6 +195,7 @@ public static class InferenceFusion
         if (c.Residual is null && epilogue.Activation == ConvActivation.None)
             return c.Bias is null ? g.Apply(new Conv2dOp(c.Window), c.X, c.W) : g.Apply(new Conv2dOp(c.Window), c.X, c.W, c.Bias);
         Node[] ins = [c.X, c.W, .. c.Bias is null ? Array.Empty<Node>() : [c.Bias], .. c.Residual is null ? Array.Empty<Node>() : [c.Residual]];
-        return g.Apply(new FusedConv2dOp(c.Window, c.Bias is not null, c.Residual is not null, epilogue), ins);
+        return g.Apply(new FusedConv2dOp(c.Window, c.Bias is not null, c.Residual is not null, epilogue,
+            constantWeights: c.W.Kind == NodeKind.Constant), ins);
     }
 }

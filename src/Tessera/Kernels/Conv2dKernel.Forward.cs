@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
 
 namespace Tessera.Kernels;
 
@@ -76,8 +77,38 @@ public static unsafe partial class Conv2dKernel
         where T : unmanaged, IFloatingPointIeee754<T>
         => Forward(g, x, w, bias, default, ConvEpilogue.None, y, colBudget);
 
+    /// <summary>
+    /// As <see cref="Forward{T}(in Conv2dGeometry, ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, in ConvEpilogue, Span{T})"/>
+    /// with the weights already packed for the GEMM by <see cref="PackWeights{T}"/> (constant weights at inference:
+    /// packing once instead of once per column block and per call). w must be the tensor they were packed from.
+    /// </summary>
+    public static void Forward<T>(in Conv2dGeometry g, ReadOnlySpan<T> x, ReadOnlySpan<T> w, ReadOnlySpan<T> bias,
+        ReadOnlySpan<T> residual, in ConvEpilogue epilogue, Span<T> y, PackedGemmOperand<T>[]? packedWeights)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        => Forward(g, x, w, bias, residual, epilogue, y, DefaultColBudget, packedWeights);
+
+    /// <summary>
+    /// The weights of each group as a pre-packed GEMM operand (kg × C/groups·R·S), for <c>Forward</c> with
+    /// packedWeights; null for depthwise convolutions, which do not use the GEMM.
+    /// </summary>
+    public static PackedGemmOperand<T>[]? PackWeights<T>(in Conv2dGeometry g, ReadOnlySpan<T> w)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (IsDepthwise(g)) return null;
+        int kg = g.K / g.Groups, crs = g.C / g.Groups * g.R * g.S;
+        var packed = new PackedGemmOperand<T>[g.Groups];
+        for (int gi = 0; gi < g.Groups; gi++)
+        {
+            var wg = w.Slice(gi * kg * crs, kg * crs);
+            packed[gi] = typeof(T) == typeof(float)
+                ? (PackedGemmOperand<T>)(object)GemmKernel.PackA(false, kg, crs, MemoryMarshal.Cast<T, float>(wg), crs)
+                : (PackedGemmOperand<T>)(object)GemmKernel.PackA(false, kg, crs, MemoryMarshal.Cast<T, double>(wg), crs);
+        }
+        return packed;
+    }
+
     internal static void Forward<T>(in Conv2dGeometry g, ReadOnlySpan<T> x, ReadOnlySpan<T> w, ReadOnlySpan<T> bias,
-        ReadOnlySpan<T> residual, in ConvEpilogue epilogue, Span<T> y, long colBudget)
+        ReadOnlySpan<T> residual, in ConvEpilogue epilogue, Span<T> y, long colBudget, PackedGemmOperand<T>[]? packedWeights = null)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (IsDepthwise(g)) { DepthwiseForward(g, x, w, bias, residual, epilogue, y); return; }
@@ -86,13 +117,14 @@ public static unsafe partial class Conv2dKernel
         int nb = ChunkImages(g, crs, p, colBudget);
         fixed (T* px = x, pw = w, pb = bias, pr = residual, py = y)
         {
-            if (nb == 1) ForwardByColumnBlocks(g, px, pw, pb, !bias.IsEmpty, pr, epilogue, py);
-            else ForwardBatched(g, nb, px, pw, pb, !bias.IsEmpty, pr, epilogue, py);
+            if (nb == 1) ForwardByColumnBlocks(g, px, pw, pb, !bias.IsEmpty, pr, epilogue, py, packedWeights);
+            else ForwardBatched(g, nb, px, pw, pb, !bias.IsEmpty, pr, epilogue, py, packedWeights);
         }
     }
 
     /// <summary>One image at a time; each group's output in column blocks of at most <see cref="ColBlockElements"/> im2col elements.</summary>
-    private static void ForwardByColumnBlocks<T>(in Conv2dGeometry g, T* x, T* w, T* bias, bool hasBias, T* residual, in ConvEpilogue ep, T* y)
+    private static void ForwardByColumnBlocks<T>(in Conv2dGeometry g, T* x, T* w, T* bias, bool hasBias, T* residual, in ConvEpilogue ep, T* y,
+        PackedGemmOperand<T>[]? packed)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int c = g.C, k = g.K, groups = g.Groups;
@@ -129,7 +161,7 @@ public static unsafe partial class Conv2dKernel
                                 b = new ReadOnlySpan<T>(col, crs * width);
                                 ldb = width;
                             }
-                            Gemm(false, false, kg, width, crs, T.One, wg, crs, b, ldb, T.Zero, new Span<T>(yg + j0, (kg - 1) * p + width), p);
+                            WeightGemm(packed, gi, kg, width, crs, wg, b, ldb, new Span<T>(yg + j0, (kg - 1) * p + width), p);
                             EpilogueRows(yg + j0, rg == null ? null : rg + j0, p, kg, width, hasBias, bias + gi * kg, ep);
                         }
                     }
@@ -217,7 +249,8 @@ public static unsafe partial class Conv2dKernel
     /// Small planes: nb images side by side in one column matrix so one GEMM covers them, then the result rows
     /// are scattered to y with the epilogue applied on the way.
     /// </summary>
-    private static void ForwardBatched<T>(in Conv2dGeometry g, int nb, T* x, T* w, T* bias, bool hasBias, T* residual, in ConvEpilogue ep, T* y)
+    private static void ForwardBatched<T>(in Conv2dGeometry g, int nb, T* x, T* w, T* bias, bool hasBias, T* residual, in ConvEpilogue ep, T* y,
+        PackedGemmOperand<T>[]? packed)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int n = g.N, k = g.K, groups = g.Groups;
@@ -235,7 +268,7 @@ public static unsafe partial class Conv2dKernel
                 {
                     var wg = new ReadOnlySpan<T>(w + (long)gi * kg * crs, kg * crs);
                     Im2Col(g, x, n0, cnt, gi * cg, colArr);
-                    Gemm(false, false, kg, ldCol, crs, T.One, wg, crs, colArr.AsSpan(0, crs * ldCol), ldCol, T.Zero, outArr.AsSpan(0, kg * ldCol), ldCol);
+                    WeightGemm(packed, gi, kg, ldCol, crs, wg, colArr.AsSpan(0, crs * ldCol), ldCol, outArr.AsSpan(0, kg * ldCol), ldCol);
                     ScatterRows(outArr, y, bias, hasBias, residual, ep, n0, cnt, k, gi * kg, kg, p);
                 }
             }
@@ -266,5 +299,23 @@ public static unsafe partial class Conv2dKernel
                 e.Apply(dst, p, hasBias, hasBias ? ((T*)ab)[k0 + kk] : T.Zero, ar == 0 ? null : (T*)ar + at);
             });
         }
+    }
+
+    /// <summary>
+    /// c = w_g · b for group gi, with the pre-packed weights when given. Problems below the GEMM's small-size
+    /// threshold take the unpacked call, so packed and unpacked convolutions give bit-identical results.
+    /// </summary>
+    private static void WeightGemm<T>(PackedGemmOperand<T>[]? packed, int gi, int kg, int n, int crs, ReadOnlySpan<T> wg,
+        ReadOnlySpan<T> b, int ldb, Span<T> c, int ldc)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (packed is null || (long)kg * n * crs < GemmKernel.SmallThreshold)
+            Gemm(false, false, kg, n, crs, T.One, wg, crs, b, ldb, T.Zero, c, ldc);
+        else if (typeof(T) == typeof(float))
+            GemmKernel.SgemmPacked((PackedGemmOperand<float>)(object)packed[gi], false, n, 1f,
+                MemoryMarshal.Cast<T, float>(b), ldb, 0f, MemoryMarshal.Cast<T, float>(c), ldc);
+        else
+            GemmKernel.DgemmPacked((PackedGemmOperand<double>)(object)packed[gi], false, n, 1.0,
+                MemoryMarshal.Cast<T, double>(b), ldb, 0.0, MemoryMarshal.Cast<T, double>(c), ldc);
     }
 }

@@ -9,8 +9,20 @@ namespace Tessera.Graphs;
 /// branch), Relu or Clip; the kernel applies the epilogue to each output block while it is in cache instead of
 /// sweeping the whole tensor once per op. It has no gradient rule: training graphs keep the separate ops.
 /// </summary>
-public sealed class FusedConv2dOp(Window2d window, bool hasBias, bool hasResidual, ConvEpilogue epilogue) : Operation
+public sealed class FusedConv2dOp(Window2d window, bool hasBias, bool hasResidual, ConvEpilogue epilogue,
+    bool constantWeights = false) : Operation
 {
+    /// <summary>The GEMM-packed weights and the tensor they were packed from (published whole, so reads are race-free).</summary>
+    private sealed record PackedWeights(Tensor Source, object? Operands);
+
+    private PackedWeights? _packed;
+
+    /// <summary>
+    /// The weight input is a graph constant: its GEMM packing is computed on the first run and reused (inference
+    /// graphs only; a different weight tensor repacks).
+    /// </summary>
+    public bool ConstantWeights { get; } = constantWeights;
+
     private readonly Conv2dOp _conv = new(window);
 
     public Window2d Window { get; } = window;
@@ -58,7 +70,17 @@ public sealed class FusedConv2dOp(Window2d window, bool hasBias, bool hasResidua
     private void Run<T>(in Conv2dGeometry geo, Tensor x, Tensor w, Tensor? bias, Tensor? residual, Tensor y)
         where T : unmanaged, IFloatingPointIeee754<T> =>
         Conv2dKernel.Forward<T>(geo, x.AsSpan<T>(), w.AsSpan<T>(), bias is null ? default : bias.AsSpan<T>(),
-            residual is null ? default : residual.AsSpan<T>(), Epilogue, y.AsSpan<T>());
+            residual is null ? default : residual.AsSpan<T>(), Epilogue, y.AsSpan<T>(), PackedFor<T>(geo, w));
+
+    private PackedGemmOperand<T>[]? PackedFor<T>(in Conv2dGeometry geo, Tensor w)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (!ConstantWeights) return null;
+        var cached = _packed;
+        if (cached is null || !ReferenceEquals(cached.Source, w))
+            _packed = cached = new PackedWeights(w, Conv2dKernel.PackWeights<T>(geo, w.AsSpan<T>()));
+        return cached.Operands as PackedGemmOperand<T>[];
+    }
 
     /// <summary>
     /// A residual whose run-time shape differs from the convolution's (the fusion saw equal build-time shapes,
