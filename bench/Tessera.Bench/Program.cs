@@ -10,6 +10,7 @@ return args.FirstOrDefault() switch
     "train" => TrainingBenchmark.Run(args),
     "profile" => TrainingProfile.Run(args),
     "conv" => ConvLayerBenchmark.Run(args),
+    "convinfer" => InferenceConvBenchmark.Run(args),
     "overlap" => OverlapBenchmark.Run(args),
     _ => Usage(),
 };

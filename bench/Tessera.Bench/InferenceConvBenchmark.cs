@@ -1,0 +1,58 @@
+using Tessera.Kernels;
+
+namespace Tessera.Bench;
+
+/// <summary>
+/// resnet18's convolution layers at inference (batch 1 by default, constant weights packed once, bias + ReLU
+/// epilogue), each beside a plain GEMM of the same m×n×k on contiguous operands, in GFLOP/s: how far each layer
+/// is from what the GEMM alone does, and which layers carry the model's time.
+///   Tessera.Bench convinfer [BATCH]
+/// </summary>
+internal static class InferenceConvBenchmark
+{
+    public static int Run(string[] args)
+    {
+        int n = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 1;
+        Console.WriteLine($"layer (count)                 conv ms  GFLOP/s   GEMM ms  GFLOP/s   m×n×k; {Environment.ProcessorCount} threads, batch {n}");
+        double total = 0;
+        total += Layer("conv1 7x7/2 3->64 (1)", 1, new Conv2dGeometry(n, 3, 224, 224, 64, 7, 7, 2, 2, 3, 3, 3, 3));
+        total += Layer("l1 3x3 64->64 (4)", 4, new Conv2dGeometry(n, 64, 56, 56, 64, 3, 3, 1, 1, 1, 1, 1, 1));
+        total += Layer("l2 3x3/2 64->128 (1)", 1, new Conv2dGeometry(n, 64, 56, 56, 128, 3, 3, 2, 2, 1, 1, 1, 1));
+        total += Layer("l2 3x3 128 (3)", 3, new Conv2dGeometry(n, 128, 28, 28, 128, 3, 3, 1, 1, 1, 1, 1, 1));
+        total += Layer("l2 1x1/2 64->128 (1)", 1, new Conv2dGeometry(n, 64, 56, 56, 128, 1, 1, 2, 2));
+        total += Layer("l3 3x3/2 128->256 (1)", 1, new Conv2dGeometry(n, 128, 28, 28, 256, 3, 3, 2, 2, 1, 1, 1, 1));
+        total += Layer("l3 3x3 256 (3)", 3, new Conv2dGeometry(n, 256, 14, 14, 256, 3, 3, 1, 1, 1, 1, 1, 1));
+        total += Layer("l3 1x1/2 128->256 (1)", 1, new Conv2dGeometry(n, 128, 28, 28, 256, 1, 1, 2, 2));
+        total += Layer("l4 3x3/2 256->512 (1)", 1, new Conv2dGeometry(n, 256, 14, 14, 512, 3, 3, 2, 2, 1, 1, 1, 1));
+        total += Layer("l4 3x3 512 (3)", 3, new Conv2dGeometry(n, 512, 7, 7, 512, 3, 3, 1, 1, 1, 1, 1, 1));
+        total += Layer("l4 1x1/2 256->512 (1)", 1, new Conv2dGeometry(n, 256, 14, 14, 512, 1, 1, 2, 2));
+        Console.WriteLine($"sum of conv layers: {total:F2} ms");
+        return 0;
+    }
+
+    private static float[] Random(long count, int seed)
+    {
+        var rng = new Random(seed);
+        var a = new float[count];
+        for (long i = 0; i < count; i++) a[i] = (float)(rng.NextDouble() * 2 - 1);
+        return a;
+    }
+
+    private static double Layer(string name, int count, Conv2dGeometry g)
+    {
+        int p = g.OutH * g.OutW, crs = g.C * g.R * g.S;
+        var x = Random((long)g.N * g.C * g.H * g.W, 1);
+        var w = Random((long)g.K * crs, 2);
+        var b = Random(g.K, 3);
+        var y = new float[(long)g.N * g.K * p];
+        var packed = Conv2dKernel.PackWeights<float>(g, w);
+        var col = Random((long)crs * g.N * p, 4);
+        var o = new float[(long)g.K * g.N * p];
+        var pa = GemmKernel.PackA(false, g.K, crs, w, crs);
+        double conv = Timing.MedianMs(() => Conv2dKernel.Forward<float>(g, x, w, b, default, ConvEpilogue.Relu, y, packed), 21, 20);
+        double gemm = Timing.MedianMs(() => GemmKernel.SgemmPacked(pa, false, g.N * p, 1f, col, g.N * p, 0f, o, g.N * p), 21, 20);
+        double flop = 2.0 * g.K * crs * p * g.N;
+        Console.WriteLine($"{name,-28} {conv,8:F3} {flop / conv / 1e6,8:F0}  {gemm,8:F3} {flop / gemm / 1e6,8:F0}   {g.K}×{g.N * p}×{crs}");
+        return conv * count;
+    }
+}
