@@ -13,7 +13,7 @@ internal static class InferenceConvBenchmark
     public static int Run(string[] args)
     {
         int n = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 1;
-        Console.WriteLine($"layer (count)                 conv ms  GFLOP/s   GEMM ms  GFLOP/s   m×n×k; {Environment.ProcessorCount} threads, batch {n}");
+        Console.WriteLine($"layer (count)                 conv ms  GFLOP/s   GEMM ms  GFLOP/s  nchwc ms  GFLOP/s  +reorders ms   m×n×k; {Environment.ProcessorCount} threads, batch {n}");
         double total = 0;
         total += Layer("conv1 7x7/2 3->64 (1)", 1, new Conv2dGeometry(n, 3, 224, 224, 64, 7, 7, 2, 2, 3, 3, 3, 3));
         total += Layer("l1 3x3 64->64 (4)", 4, new Conv2dGeometry(n, 64, 56, 56, 64, 3, 3, 1, 1, 1, 1, 1, 1));
@@ -26,9 +26,11 @@ internal static class InferenceConvBenchmark
         total += Layer("l4 3x3/2 256->512 (1)", 1, new Conv2dGeometry(n, 256, 14, 14, 512, 3, 3, 2, 2, 1, 1, 1, 1));
         total += Layer("l4 3x3 512 (3)", 3, new Conv2dGeometry(n, 512, 7, 7, 512, 3, 3, 1, 1, 1, 1, 1, 1));
         total += Layer("l4 1x1/2 256->512 (1)", 1, new Conv2dGeometry(n, 256, 14, 14, 512, 1, 1, 2, 2));
-        Console.WriteLine($"sum of conv layers: {total:F2} ms");
+        Console.WriteLine($"sum over resnet18's layers: im2col conv {Totals[0]:F2} ms, GEMM alone {Totals[1]:F2}, NCHWc {Totals[2]:F2}, NCHWc with reorders {Totals[3]:F2}");
         return 0;
     }
+
+    private static readonly double[] Totals = new double[4];
 
     private static float[] Random(long count, int seed)
     {
@@ -52,7 +54,21 @@ internal static class InferenceConvBenchmark
         double conv = Timing.MedianMs(() => Conv2dKernel.Forward<float>(g, x, w, b, default, ConvEpilogue.Relu, y, packed), 21, 20);
         double gemm = Timing.MedianMs(() => GemmKernel.SgemmPacked(pa, false, g.N * p, 1f, col, g.N * p, 0f, o, g.N * p), 21, 20);
         double flop = 2.0 * g.K * crs * p * g.N;
-        Console.WriteLine($"{name,-28} {conv,8:F3} {flop / conv / 1e6,8:F0}  {gemm,8:F3} {flop / gemm / 1e6,8:F0}   {g.K}×{g.N * p}×{crs}");
+        var nw = new NchwcWeights(g.K, g.C, g.R, g.S, w, b, g.C > NchwcConv.MaxPlainInputChannels);
+        var xb = new float[(long)g.N * NchwcConv.Blocks(g.C) * g.H * g.W * 16];
+        var yb = new float[(long)g.N * NchwcConv.Blocks(g.K) * p * 16];
+        double direct, withReorders;
+        unsafe
+        {
+            fixed (float* px = nw.BlockedInput ? xb : x, py = yb)
+            {
+                nint ax = (nint)px, ay = (nint)py;
+                direct = Timing.MedianMs(() => NchwcConv.Forward(g, nw, (float*)ax, null, ConvEpilogue.Relu, (float*)ay), 21, 20);
+            }
+        }
+        withReorders = Timing.MedianMs(() => NchwcConv.ForwardNchw(g, nw, x, default, ConvEpilogue.Relu, y), 21, 20);
+        Console.WriteLine($"{name,-28} {conv,8:F3} {flop / conv / 1e6,8:F0}  {gemm,8:F3} {flop / gemm / 1e6,8:F0}  {direct,8:F3} {flop / direct / 1e6,8:F0}  {withReorders,8:F3}   {g.K}×{g.N * p}×{crs}");
+        Totals[0] += conv * count; Totals[1] += gemm * count; Totals[2] += direct * count; Totals[3] += withReorders * count;
         return conv * count;
     }
 }

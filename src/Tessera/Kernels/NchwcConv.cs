@@ -1,0 +1,301 @@
+using System.Buffers;
+using System.Runtime.Intrinsics;
+
+namespace Tessera.Kernels;
+
+/// <summary>
+/// Direct float convolution on channel-blocked activations (NCHWc: [N][C/16][H][W][16], one zmm register per
+/// pixel's block of 16 channels), the layout ONNX Runtime's MLAS and oneDNN use on AVX-512 parts. Instead of
+/// im2col (which copies every input value R·S times) and a GEMM, each tile keeps 4 filter blocks × 6 output
+/// pixels of one output row in registers and walks the input channels and the kernel window, broadcasting each
+/// input value once per tile. Padding is handled by clipping the kernel window per output row and per edge pixel,
+/// so the input is never copied into a padded buffer.
+/// <para>
+/// The input is either NCHWc or, for layers with few channels (an RGB first layer), plain NCHW read with a
+/// channel block of 1. Output channels are padded to a multiple of 16 with zero filters, input channels with
+/// zeros, so any channel count works. Correct everywhere (Vector512 falls back to software), fast where
+/// <see cref="IsAccelerated"/>.
+/// </para>
+/// </summary>
+public static unsafe partial class NchwcConv
+{
+    /// <summary>Channels per block: one Vector512 of floats.</summary>
+    public const int Block = 16;
+
+    /// <summary>Filter blocks per tile (4 × 16 output channels).</summary>
+    private const int TileFilters = 4;
+
+    /// <summary>Output pixels per tile along a row.</summary>
+    private const int TilePixels = 6;
+
+    /// <summary>Bytes of packed weights one pass over the channel blocks may touch: about a quarter of an L2.</summary>
+    private const long WeightChunkBytes = 256 * 1024;
+
+    /// <summary>Whether the hardware runs Vector512 natively (AVX-512); elsewhere the im2col path is faster.</summary>
+    public static bool IsAccelerated => Vector512.IsHardwareAccelerated;
+
+    /// <summary>Number of 16-channel blocks holding <paramref name="channels"/> channels.</summary>
+    public static int Blocks(int channels) => (channels + Block - 1) / Block;
+
+    /// <summary>Channel counts up to this read a plain NCHW input (channel block of 1) instead of a blocked one.</summary>
+    public const int MaxPlainInputChannels = 4;
+
+    /// <summary>
+    /// y = act(conv(x, w) + bias + residual) with x, residual and y channel-blocked (x plain NCHW when
+    /// <see cref="NchwcWeights.BlockedInput"/> is false). Groups must be 1. Overwrites y.
+    /// </summary>
+    public static void Forward(in Conv2dGeometry g, NchwcWeights w, float* x, float* residual, in ConvEpilogue ep, float* y)
+    {
+        if (g.Groups != 1) throw new ArgumentException($"NCHWc convolution needs groups = 1, got {g.Groups}.");
+        if (g.K != w.K || g.C != w.C || g.R != w.R || g.S != w.S)
+            throw new ArgumentException($"Packed weights are [{w.K}, {w.C}, {w.R}, {w.S}], the convolution needs [{g.K}, {g.C}, {g.R}, {g.S}].");
+        var geo = g;
+        var weights = w;
+        var epilogue = ep;
+        int groups = (w.KBlocks + TileFilters - 1) / TileFilters;
+        // Row blocks: enough jobs for the threads to balance, few enough that each streams its weights once.
+        long work = (long)g.N * groups * g.OutH;
+        int rowsPerJob = (int)Math.Clamp(work / (4L * Environment.ProcessorCount), 1, g.OutH);
+        int rowBlocks = (g.OutH + rowsPerJob - 1) / rowsPerJob;
+        nint ax = (nint)x, ar = (nint)residual, ay = (nint)y;
+        long flopsPerRow = 2L * g.OutW * Math.Min(w.KBlocks, TileFilters) * Block * g.C * g.R * g.S;
+        Conv2dKernel.For(g.N * groups * rowBlocks, flopsPerRow * rowsPerJob / 8, job =>
+        {
+            int rb = job % rowBlocks, rest = job / rowBlocks;
+            int kg = rest % groups, n = rest / groups;
+            int oh0 = rb * rowsPerJob, oh1 = Math.Min(geo.OutH, oh0 + rowsPerJob);
+            RowRange(geo, weights, (float*)ax, (float*)ar, epilogue, (float*)ay, n, kg, oh0, oh1);
+        });
+    }
+
+    /// <summary>Output rows oh0..oh1-1 of filter group kg of image n, in passes over L2-sized chunks of the channel blocks.</summary>
+    private static void RowRange(in Conv2dGeometry g, NchwcWeights w, float* x, float* residual, in ConvEpilogue ep, float* y,
+        int n, int kg, int oh0, int oh1)
+    {
+        int f = Math.Min(TileFilters, w.KBlocks - kg * TileFilters);
+        long wPerBlock = (long)g.R * g.S * w.InBlock * f * Block;
+        int blocks = w.CBlocks;
+        int chunk = (int)Math.Clamp(WeightChunkBytes / (wPerBlock * sizeof(float)), 1, blocks);
+        bool blocked = w.BlockedInput;
+        long ps = blocked ? Block : 1;
+        long plane = (long)g.H * g.W;
+        long xImage = blocked ? blocks * plane * Block : (long)g.C * plane;
+        long outPlane = (long)g.OutH * g.OutW * Block;
+        long yImage = w.KBlocks * outPlane;
+        fixed (float* wd = w.Data, bd = w.Bias)
+        {
+            var a = new TileArgs
+            {
+                PixelStride = ps,
+                PixelStep = g.StrideW * ps,
+                BlockStep = plane * (blocked ? Block : 1),
+                RowStep = g.DilationH * g.W * ps,
+                ColStep = g.DilationW * ps,
+                ChannelStep = blocked ? 1 : 0,
+                InBlock = w.InBlock,
+                WBlockStep = wPerBlock,
+                WRowStep = (long)g.S * w.InBlock * f * Block,
+                WColStep = (long)w.InBlock * f * Block,
+                YBlockStep = outPlane,
+                Bias = bd == null ? null : bd + kg * TileFilters * Block,
+                Activation = ep.Activation switch { ConvActivation.Relu => 1, ConvActivation.Clip => 2, _ => 0 },
+                ClipMin = (float)ep.ClipMin,
+                ClipMax = (float)ep.ClipMax,
+            };
+            float* xn = x + n * xImage;
+            float* yk = y + n * yImage + kg * TileFilters * outPlane;
+            float* rk = residual == null ? null : residual + n * yImage + kg * TileFilters * outPlane;
+            float* wg = wd + (long)kg * TileFilters * Block * blocks * g.R * g.S * w.InBlock;
+            for (int b0 = 0; b0 < blocks; b0 += chunk)
+            {
+                int b1 = Math.Min(blocks, b0 + chunk);
+                a.First = b0 == 0;
+                a.Last = b1 == blocks;
+                a.Blocks = b1 - b0;
+                for (int oh = oh0; oh < oh1; oh++)
+                    Row(g, ref a, f, xn + b0 * a.BlockStep, wg + b0 * wPerBlock, yk, rk, oh);
+            }
+        }
+    }
+
+    /// <summary>One output row: edge pixels (kernel window clipped by the padding) one at a time, the rest in tiles.</summary>
+    private static void Row(in Conv2dGeometry g, ref TileArgs a, int f, float* x, float* w, float* y, float* residual, int oh)
+    {
+        int ih0 = oh * g.StrideH - g.PadTop;
+        ClipWindow(ih0, g.DilationH, g.R, g.H, out int rLo, out int rHi);
+        a.Rows = Math.Max(0, rHi - rLo);
+        // Output columns whose whole kernel window lies inside the input.
+        int owLo = Math.Min(g.OutW, (g.PadLeft + g.StrideW - 1) / g.StrideW);
+        int lastStart = g.W - 1 - (g.S - 1) * g.DilationW + g.PadLeft;
+        int owHi = lastStart < 0 ? owLo : Math.Clamp(lastStart / g.StrideW + 1, owLo, g.OutW);
+        for (int ow = 0; ow < owLo; ow++) Pixels(g, ref a, f, x, w, y, residual, oh, ih0, rLo, ow, 1);
+        int o = owLo;
+        for (; o + TilePixels <= owHi; o += TilePixels) Pixels(g, ref a, f, x, w, y, residual, oh, ih0, rLo, o, TilePixels);
+        if (o < owHi) Pixels(g, ref a, f, x, w, y, residual, oh, ih0, rLo, o, owHi - o);
+        for (int ow = owHi; ow < g.OutW; ow++) Pixels(g, ref a, f, x, w, y, residual, oh, ih0, rLo, ow, 1);
+    }
+
+    /// <summary>count output pixels from ow0 on, all with the same clipped kernel columns (true for interior runs and single pixels).</summary>
+    private static void Pixels(in Conv2dGeometry g, ref TileArgs a, int f, float* x, float* w, float* y, float* residual,
+        int oh, int ih0, int rLo, int ow0, int count)
+    {
+        int iw0 = ow0 * g.StrideW - g.PadLeft;
+        ClipWindow(iw0, g.DilationW, g.S, g.W, out int sLo, out int sHi);
+        a.Cols = Math.Max(0, sHi - sLo);
+        long ps = a.PixelStride;
+        a.X = x + (ih0 + rLo * g.DilationH) * g.W * ps + (iw0 + sLo * g.DilationW) * ps;
+        a.W = w + rLo * a.WRowStep + sLo * a.WColStep;
+        long at = ((long)oh * g.OutW + ow0) * Block;
+        a.Y = y + at;
+        a.Residual = residual == null ? null : residual + at;
+        RunTile(f, count, a);
+    }
+
+    /// <summary>Kernel taps lo..hi-1 (of taps, dilation apart, starting at input coordinate start) that fall inside 0..size-1.</summary>
+    private static void ClipWindow(int start, int dilation, int taps, int size, out int lo, out int hi)
+    {
+        lo = start >= 0 ? 0 : (-start + dilation - 1) / dilation;
+        int last = size - 1 - start;
+        hi = last < 0 ? 0 : Math.Min(taps, last / dilation + 1);
+        if (hi < lo) hi = lo;
+    }
+
+    /// <summary>NCHW [n, c, hw] → NCHWc [n, ⌈c/16⌉, hw, 16], channels past c zero.</summary>
+    public static void ToBlocked(float* src, int n, int c, int hw, float* dst)
+    {
+        int cb = Blocks(c);
+        nint s0 = (nint)src, d0 = (nint)dst;
+        Conv2dKernel.For(n * cb, (long)hw * Block, job =>
+        {
+            int i = job / cb, b = job % cb;
+            float* s = (float*)s0 + ((long)i * c + b * Block) * hw;
+            float* d = (float*)d0 + (long)job * hw * Block;
+            int valid = Math.Min(Block, c - b * Block);
+            const int Chunk = 256;   // pixels per pass: 16 KiB of output stays in L1 while 16 channels fill it
+            for (int p0 = 0; p0 < hw; p0 += Chunk)
+            {
+                int p1 = Math.Min(hw, p0 + Chunk);
+                for (int j = 0; j < Block; j++)
+                {
+                    float* sj = s + (long)j * hw;
+                    if (j < valid) for (int p = p0; p < p1; p++) d[(long)p * Block + j] = sj[p];
+                    else for (int p = p0; p < p1; p++) d[(long)p * Block + j] = 0f;
+                }
+            }
+        });
+    }
+
+    /// <summary>NCHWc [n, ⌈c/16⌉, hw, 16] → NCHW [n, c, hw] (padding channels dropped).</summary>
+    public static void FromBlocked(float* src, int n, int c, int hw, float* dst)
+    {
+        int cb = Blocks(c);
+        nint s0 = (nint)src, d0 = (nint)dst;
+        Conv2dKernel.For(n * cb, (long)hw * Block, job =>
+        {
+            int i = job / cb, b = job % cb;
+            float* s = (float*)s0 + (long)job * hw * Block;
+            float* d = (float*)d0 + ((long)i * c + b * Block) * hw;
+            int valid = Math.Min(Block, c - b * Block);
+            const int Chunk = 256;
+            for (int p0 = 0; p0 < hw; p0 += Chunk)
+            {
+                int p1 = Math.Min(hw, p0 + Chunk);
+                for (int j = 0; j < valid; j++)
+                {
+                    float* dj = d + (long)j * hw;
+                    for (int p = p0; p < p1; p++) dj[p] = s[(long)p * Block + j];
+                }
+            }
+        });
+    }
+
+    /// <summary>
+    /// The convolution on plain NCHW tensors through the blocked kernel: x, residual and y are reordered to and from
+    /// NCHWc around it (one pass over each instead of im2col's R·S copies of the input). Overwrites y.
+    /// </summary>
+    public static void ForwardNchw(in Conv2dGeometry g, NchwcWeights w, ReadOnlySpan<float> x, ReadOnlySpan<float> residual,
+        in ConvEpilogue ep, Span<float> y)
+    {
+        long inPlane = (long)g.H * g.W, outPlane = (long)g.OutH * g.OutW;
+        int kb = Blocks(g.K);
+        float[]? xb = w.BlockedInput ? ArrayPool<float>.Shared.Rent(checked((int)(g.N * w.CBlocks * inPlane * Block))) : null;
+        float[] yb = ArrayPool<float>.Shared.Rent(checked((int)(g.N * kb * outPlane * Block)));
+        float[]? rb = residual.IsEmpty ? null : ArrayPool<float>.Shared.Rent(yb.Length);
+        try
+        {
+            fixed (float* px = x, pr = residual, py = y, pxb = xb, pyb = yb, prb = rb)
+            {
+                if (xb != null) ToBlocked(px, g.N, g.C, (int)inPlane, pxb);
+                if (rb != null) ToBlocked(pr, g.N, g.K, (int)outPlane, prb);
+                Forward(g, w, xb != null ? pxb : px, prb, ep, pyb);
+                FromBlocked(pyb, g.N, g.K, (int)outPlane, py);
+            }
+        }
+        finally
+        {
+            if (xb != null) ArrayPool<float>.Shared.Return(xb);
+            ArrayPool<float>.Shared.Return(yb);
+            if (rb != null) ArrayPool<float>.Shared.Return(rb);
+        }
+    }
+}
+
+/// <summary>
+/// Convolution weights [K, C, R, S] (and bias) packed for <see cref="NchwcConv"/>: output channels in groups of
+/// 4 blocks of 16, each group laid out [input block][r][s][channel in block][filter block][16], so a tile reads
+/// its weights front to back. Output and input channels past K and C are zero.
+/// </summary>
+public sealed class NchwcWeights
+{
+    public int K { get; }
+    public int C { get; }
+    public int R { get; }
+    public int S { get; }
+
+    /// <summary>Whether the input is NCHWc (channel block 16) or plain NCHW (channel block 1, for few input channels).</summary>
+    public bool BlockedInput { get; }
+
+    /// <summary>Input channels per block: 16 for NCHWc input, 1 for plain NCHW.</summary>
+    public int InBlock => BlockedInput ? NchwcConv.Block : 1;
+
+    public int CBlocks => BlockedInput ? NchwcConv.Blocks(C) : C;
+    public int KBlocks => NchwcConv.Blocks(K);
+    internal float[] Data { get; }
+    internal float[]? Bias { get; }
+
+    public NchwcWeights(int k, int c, int r, int s, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, bool blockedInput)
+    {
+        if (w.Length != (long)k * c * r * s)
+            throw new ArgumentException($"Weights hold {w.Length} values, [{k}, {c}, {r}, {s}] needs {(long)k * c * r * s}.");
+        if (!bias.IsEmpty && bias.Length != k) throw new ArgumentException($"Bias holds {bias.Length} values, expected {k}.");
+        (K, C, R, S, BlockedInput) = (k, c, r, s, blockedInput);
+        const int B = NchwcConv.Block, G = 4;
+        int inBlock = InBlock, cBlocks = CBlocks, kBlocks = KBlocks;
+        Data = new float[(long)kBlocks * B * cBlocks * inBlock * r * s];
+        long perFilterBlock = (long)cBlocks * inBlock * r * s * B;
+        for (int kg = 0; kg * G < kBlocks; kg++)
+        {
+            int f = Math.Min(G, kBlocks - kg * G);
+            long group = kg * G * perFilterBlock;
+            for (int cb = 0; cb < cBlocks; cb++)
+                for (int rr = 0; rr < r; rr++)
+                    for (int ss = 0; ss < s; ss++)
+                        for (int ci = 0; ci < inBlock; ci++)
+                        {
+                            int ch = cb * inBlock + ci;
+                            long at = group + ((((long)cb * r + rr) * s + ss) * inBlock + ci) * f * B;
+                            for (int fb = 0; fb < f; fb++)
+                                for (int kk = 0; kk < B; kk++)
+                                {
+                                    int oc = (kg * G + fb) * B + kk;
+                                    Data[at + fb * B + kk] = oc < k && ch < c ? w[((oc * c + ch) * r + rr) * s + ss] : 0f;
+                                }
+                        }
+        }
+        if (!bias.IsEmpty)
+        {
+            Bias = new float[kBlocks * B];
+            bias.CopyTo(Bias);
+        }
+    }
+}

@@ -1,0 +1,132 @@
+using Tessera.Kernels;
+using Xunit;
+
+namespace Tessera.Tests.Kernels;
+
+/// <summary>
+/// The direct channel-blocked convolution against a double-precision scalar reference: channel counts that are and
+/// are not multiples of 16, plain-NCHW (few channels) and blocked input, padding on every side (asymmetric too),
+/// stride, dilation, windows larger than the input, several filter groups with a partial last one, several passes
+/// over the input channel blocks, and every epilogue. Runs on any CPU (Vector512 falls back to software).
+/// </summary>
+public class NchwcConvTests
+{
+    private static readonly Dictionary<string, Conv2dGeometry> Cases = new()
+    {
+        ["rgb 7x7 stride2 pad3 (plain input)"] = new(N: 1, C: 3, H: 29, W: 31, K: 20, R: 7, S: 7, StrideH: 2, StrideW: 2, PadTop: 3, PadLeft: 3, PadBottom: 3, PadRight: 3),
+        ["3x3 pad1 odd channels"] = new(N: 2, C: 5, H: 16, W: 17, K: 5, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1),
+        ["3x3 pad1 blocked 33->70"] = new(N: 1, C: 33, H: 9, W: 14, K: 70, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1),
+        ["3x3 stride2 16->96"] = new(N: 2, C: 16, H: 15, W: 13, K: 96, R: 3, S: 3, StrideH: 2, StrideW: 2, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1),
+        ["3x3 7x7 map, 160 channels (two passes over the blocks)"] = new(N: 1, C: 160, H: 7, W: 7, K: 64, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1),
+        ["asymmetric pad, dilation 2"] = new(N: 1, C: 17, H: 12, W: 11, K: 18, R: 3, S: 3, PadTop: 0, PadLeft: 2, PadBottom: 3, PadRight: 1, DilationH: 2, DilationW: 2),
+        ["window wider than input"] = new(N: 1, C: 6, H: 3, W: 2, K: 16, R: 5, S: 5, PadTop: 2, PadLeft: 2, PadBottom: 2, PadRight: 2),
+        ["1x1 stride2"] = new(N: 1, C: 24, H: 10, W: 10, K: 40, R: 1, S: 1, StrideH: 2, StrideW: 2),
+        ["no padding 2x4 kernel"] = new(N: 2, C: 19, H: 8, W: 19, K: 33, R: 2, S: 4),
+    };
+
+    public static TheoryData<string, string> CasesAndEpilogues()
+    {
+        var data = new TheoryData<string, string>();
+        foreach (var name in Cases.Keys)
+            foreach (var e in new[] { "none", "bias+residual+relu", "bias+clip" })
+                data.Add(name, e);
+        return data;
+    }
+
+    private static double[] Reference(Conv2dGeometry g, float[] x, float[] w, float[]? bias, float[]? residual, ConvEpilogue ep)
+    {
+        var y = new double[g.N * g.K * g.OutH * g.OutW];
+        for (int n = 0; n < g.N; n++)
+            for (int k = 0; k < g.K; k++)
+                for (int oh = 0; oh < g.OutH; oh++)
+                    for (int ow = 0; ow < g.OutW; ow++)
+                    {
+                        double s = bias?[k] ?? 0;
+                        for (int c = 0; c < g.C; c++)
+                            for (int r = 0; r < g.R; r++)
+                                for (int q = 0; q < g.S; q++)
+                                {
+                                    int ih = oh * g.StrideH - g.PadTop + r * g.DilationH, iw = ow * g.StrideW - g.PadLeft + q * g.DilationW;
+                                    if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
+                                    s += (double)x[((n * g.C + c) * g.H + ih) * g.W + iw] * w[((k * g.C + c) * g.R + r) * g.S + q];
+                                }
+                        int at = ((n * g.K + k) * g.OutH + oh) * g.OutW + ow;
+                        if (residual != null) s += residual[at];
+                        if (ep.Activation == ConvActivation.Relu) s = Math.Max(s, 0);
+                        if (ep.Activation == ConvActivation.Clip) s = Math.Min(Math.Max(s, ep.ClipMin), ep.ClipMax);
+                        y[at] = s;
+                    }
+        return y;
+    }
+
+    private static float[] Random(int count, int seed)
+    {
+        var rng = new Random(seed);
+        var a = new float[count];
+        for (int i = 0; i < count; i++) a[i] = (float)(rng.NextDouble() * 2 - 1);
+        return a;
+    }
+
+    [Theory]
+    [MemberData(nameof(CasesAndEpilogues))]
+    public void MatchesTheScalarReference(string name, string epilogue)
+    {
+        var g = Cases[name];
+        var x = Random(g.N * g.C * g.H * g.W, 1);
+        var w = Random(g.K * g.C * g.R * g.S, 2);
+        int outLen = g.N * g.K * g.OutH * g.OutW;
+        float[]? bias = epilogue.Contains("bias") ? Random(g.K, 3) : null;
+        float[]? residual = epilogue.Contains("residual") ? Random(outLen, 4) : null;
+        var ep = epilogue.Contains("relu") ? ConvEpilogue.Relu : epilogue.Contains("clip") ? ConvEpilogue.Clip(-0.5, 0.75) : ConvEpilogue.None;
+        var packed = new NchwcWeights(g.K, g.C, g.R, g.S, w, bias, blockedInput: g.C > NchwcConv.MaxPlainInputChannels);
+        var y = new float[outLen];
+        Array.Fill(y, float.NaN);   // every output must be written
+        NchwcConv.ForwardNchw(g, packed, x, residual, ep, y);
+        var expected = Reference(g, x, w, bias, residual, ep);
+        for (int i = 0; i < outLen; i++)
+            Assert.True(Math.Abs(y[i] - expected[i]) <= 1e-4 * (1 + Math.Abs(expected[i])), $"{name} {epilogue}: y[{i}] = {y[i]}, expected {expected[i]}");
+    }
+
+    [Fact]
+    public void PlainAndBlockedInputGiveTheSameResult()
+    {
+        var g = new Conv2dGeometry(N: 1, C: 3, H: 12, W: 13, K: 32, R: 3, S: 3, StrideH: 2, StrideW: 1, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1);
+        var x = Random(g.C * g.H * g.W, 5);
+        var w = Random(g.K * g.C * 9, 6);
+        var a = new float[g.K * g.OutH * g.OutW];
+        var b = new float[a.Length];
+        NchwcConv.ForwardNchw(g, new NchwcWeights(g.K, g.C, 3, 3, w, default, blockedInput: false), x, default, ConvEpilogue.None, a);
+        NchwcConv.ForwardNchw(g, new NchwcWeights(g.K, g.C, 3, 3, w, default, blockedInput: true), x, default, ConvEpilogue.None, b);
+        for (int i = 0; i < a.Length; i++) Assert.True(Math.Abs(a[i] - b[i]) <= 1e-5f, $"y[{i}]: plain {a[i]}, blocked {b[i]}");
+    }
+
+    [Fact]
+    public unsafe void ReorderRoundTripsAndZeroesPaddingChannels()
+    {
+        int n = 2, c = 21, hw = 300;
+        var x = Random(n * c * hw, 7);
+        var blocked = new float[n * NchwcConv.Blocks(c) * hw * NchwcConv.Block];
+        Array.Fill(blocked, float.NaN);
+        var back = new float[x.Length];
+        fixed (float* px = x, pb = blocked, pk = back)
+        {
+            NchwcConv.ToBlocked(px, n, c, hw, pb);
+            NchwcConv.FromBlocked(pb, n, c, hw, pk);
+        }
+        Assert.Equal(x, back);
+        // image 1, block 1 (channels 16..31), pixel 7: channels 16..20 real, 21..31 zero
+        long at = ((1L * 2 + 1) * hw + 7) * 16;
+        Assert.Equal(x[(1 * c + 16) * hw + 7], blocked[at]);
+        for (int j = 5; j < 16; j++) Assert.Equal(0f, blocked[at + j]);
+    }
+
+    [Fact]
+    public void MismatchedWeightsNameBothShapes()
+    {
+        var g = new Conv2dGeometry(N: 1, C: 8, H: 5, W: 5, K: 4, R: 3, S: 3);
+        var packed = new NchwcWeights(4, 6, 3, 3, new float[4 * 6 * 9], default, true);
+        var ex = Assert.Throws<ArgumentException>(() => NchwcConv.ForwardNchw(g, packed, new float[200], default, ConvEpilogue.None, new float[36]));
+        Assert.Contains("[4, 6, 3, 3]", ex.Message);
+        Assert.Contains("[4, 8, 3, 3]", ex.Message);
+    }
+}
