@@ -89,7 +89,7 @@ public class OnnxFusionTests
         File.WriteAllBytes(path, bytes);
         try
         {
-            using var fused = OnnxModel.Load(bytes);
+            using var fused = OnnxModel.Load(bytes, blockedLayout: false);
             using var plain = OnnxModel.Load(bytes, fuse: false);
             using var ort = OrtModel.Load(path, 1);
             foreach (int batch in new[] { 1, 3 })
@@ -110,6 +110,36 @@ public class OnnxFusionTests
         finally { File.Delete(path); }
     }
 
+    [Fact]
+    public void Small_cnn_with_channel_blocked_convolutions_matches_onnx_runtime_and_converts_only_at_the_borders()
+    {
+        var bytes = SmallCnn().ToByteArray();
+        var path = Path.Combine(Path.GetTempPath(), $"tessera-small-cnn-{Guid.NewGuid():N}.onnx");
+        File.WriteAllBytes(path, bytes);
+        try
+        {
+            using var blocked = OnnxModel.Load(bytes, blockedLayout: true);
+            using var plain = OnnxModel.Load(bytes, fuse: false);
+            using var ort = OrtModel.Load(path, 1);
+            foreach (int batch in new[] { 1, 3 })
+            {
+                var x = Tensor.RandomNormal(40 + batch, DType.Float32, 0, 1, batch, 3, 32, 32);
+                AssertClose(Run(ort, x), Run(blocked, x), 1e-4);
+                AssertClose(Run(plain, x), Run(blocked, x), 1e-4);
+            }
+            var profile = blocked.Profile(new Dictionary<string, Tensor> { ["x"] = Tensor.RandomNormal(1, DType.Float32, 0, 1, 1, 3, 32, 32) }, 1);
+            // The RGB stem reads the plain input; stem → max-pool → two convs (the second with the pooled residual)
+            // stay blocked. The depthwise conv is not converted, so its input leaves the blocked layout once; the
+            // 1×1 conv after it enters once; the 8-channel concat (not whole blocks) takes the last value out again.
+            Assert.Equal(["Conv2d+Clip", "NchwcConv+Add", "NchwcConv+Add+Relu", "NchwcConv+Relu", "NchwcMaxPool"],
+                profile.Keys.Where(k => k.StartsWith("Conv", StringComparison.Ordinal) || k.StartsWith("Nchwc", StringComparison.Ordinal)).Order(StringComparer.Ordinal));
+            Assert.Equal(2, profile["NchwcConv+Relu"].Calls);
+            Assert.Equal(1, profile["ToNchwc"].Calls);
+            Assert.Equal(2, profile["FromNchwc"].Calls);
+        }
+        finally { File.Delete(path); }
+    }
+
     [Theory]
     [InlineData("resnet18")]
     [InlineData("mobilenet_v2")]
@@ -118,7 +148,8 @@ public class OnnxFusionTests
     {
         var path = Path.Combine(ModelCache, name + ".onnx");
         if (!File.Exists(path)) return;   // exported by bench/onnx.sh (needs PyTorch); nothing to compare without it
-        using var fused = OnnxModel.Load(path);
+        using var fused = OnnxModel.Load(path, blockedLayout: false);
+        using var blocked = OnnxModel.Load(path, blockedLayout: true);
         using var plain = OnnxModel.Load(path, fuse: false);
         using var ort = OrtModel.Load(path, 2);
         var x = Tensor.RandomNormal(3, DType.Float32, 0, 1, 2, 3, 224, 224);
@@ -127,6 +158,7 @@ public class OnnxFusionTests
         AssertClose(expected, unfused, 1e-4);
         AssertClose(expected, Run(fused, x), 1e-4);
         AssertClose(unfused, Run(fused, x), 0);   // these exports have BatchNorm folded already: fusion is exact
+        AssertClose(expected, Run(blocked, x), 1e-4);   // direct convolution: another summation order
     }
 
     private static void AssertClose(float[] expected, float[] actual, double tol)

@@ -22,6 +22,7 @@ public sealed class OnnxModel : IInferenceModel
     private readonly Dictionary<string, Tensor> _initializers;
     private readonly string? _baseDirectory;
     private readonly bool _fuse;
+    private readonly bool _blockedLayout;
     private readonly ConcurrentBag<Instance> _pool = [];
     private readonly TensorInfo[] _inputs, _outputs;
     private bool _disposed;
@@ -33,11 +34,12 @@ public sealed class OnnxModel : IInferenceModel
         public void Dispose() => Machine.Dispose();
     }
 
-    private OnnxModel(ModelProto proto, string? baseDirectory, bool fuse)
+    private OnnxModel(ModelProto proto, string? baseDirectory, bool fuse, bool? blockedLayout)
     {
         _proto = proto;
         _baseDirectory = baseDirectory;
         _fuse = fuse;
+        _blockedLayout = fuse && (blockedLayout ?? NchwcLayout.IsBeneficial);
         _initializers = OnnxImporter.ReadInitializers(proto, baseDirectory);
         Opset = OnnxImporter.DefaultOpset(proto);
         // Importing once up front reports unsupported operators and malformed graphs at load time.
@@ -50,12 +52,15 @@ public sealed class OnnxModel : IInferenceModel
     /// <summary>
     /// Loads a model file (external data files are read from its directory). With <paramref name="fuse"/> (the
     /// default) the imported graph goes through <see cref="InferenceFusion"/>; false runs it op by op, as imported.
+    /// <paramref name="blockedLayout"/>: run float convolutions on channel-blocked tensors (<see cref="NchwcLayout"/>);
+    /// null (the default) does so where it pays (AVX-512), true forces it, false keeps im2col + GEMM. Needs fusion.
     /// </summary>
-    public static OnnxModel Load(string path, bool fuse = true) =>
-        new(OnnxModelReader.ReadModel(path), Path.GetDirectoryName(Path.GetFullPath(path)), fuse);
+    public static OnnxModel Load(string path, bool fuse = true, bool? blockedLayout = null) =>
+        new(OnnxModelReader.ReadModel(path), Path.GetDirectoryName(Path.GetFullPath(path)), fuse, blockedLayout);
 
-    /// <summary>Loads a model from bytes (models with external data need <see cref="Load(string, bool)"/>).</summary>
-    public static OnnxModel Load(byte[] bytes, bool fuse = true) => new(OnnxModelReader.ParseModel(bytes), null, fuse);
+    /// <summary>Loads a model from bytes (models with external data need <see cref="Load(string, bool, bool?)"/>).</summary>
+    public static OnnxModel Load(byte[] bytes, bool fuse = true, bool? blockedLayout = null) =>
+        new(OnnxModelReader.ParseModel(bytes), null, fuse, blockedLayout);
 
     /// <summary>One executable copy of the graph: imported, fused unless disabled, with its own machine.</summary>
     private Instance NewInstance()
@@ -63,7 +68,16 @@ public sealed class OnnxModel : IInferenceModel
         var imported = OnnxImporter.Import(_proto, _initializers, _baseDirectory);
         if (!_fuse) return new Instance(imported);
         var fused = InferenceFusion.Fuse(imported.Graph, imported.Outputs, out var map);
-        return new Instance(new OnnxGraph(fused, [.. imported.Inputs.Select(i => map[i])], [.. imported.Outputs.Select(o => map[o])]));
+        var inputs = imported.Inputs.Select(i => map[i]).ToList();
+        var outputs = imported.Outputs.Select(o => map[o]).ToList();
+        if (_blockedLayout)
+        {
+            // Convolutions on channel-blocked tensors (AVX-512): the im2col copies disappear.
+            fused = NchwcLayout.Apply(fused, outputs, out var blockedMap);
+            inputs = inputs.Select(i => blockedMap[i]).ToList();
+            outputs = outputs.Select(o => blockedMap[o]).ToList();
+        }
+        return new Instance(new OnnxGraph(fused, [.. inputs], [.. outputs]));
     }
 
     /// <summary>The default-domain opset the model was exported with.</summary>

@@ -1,0 +1,124 @@
+using Tessera.Kernels;
+
+namespace Tessera.Graphs;
+
+/// <summary>
+/// Rewrites a (fused) float32 inference graph so its convolutions run on channel-blocked tensors (NCHWc, see
+/// <see cref="NchwcConv"/>) and pass them on without converting back: a chain conv → max-pool → conv → … → global
+/// average pool stays blocked end to end, with one <see cref="ToNchwcOp"/> where a plain tensor enters and one
+/// <see cref="FromNchwcOp"/> where a blocked value meets an op that only knows NCHW (or is a graph output).
+/// <list type="bullet">
+/// <item>Conv2d / fused Conv2d with constant weights and bias, groups 1 → <see cref="NchwcConv2dOp"/> (weights packed
+/// now, once); with ≤ <see cref="NchwcConv.MaxPlainInputChannels"/> input channels it reads the plain NCHW input.</item>
+/// <item>Max pooling of a blocked value → <see cref="NchwcMaxPoolOp"/>.</item>
+/// <item>Mean over H and W of a blocked value → <see cref="NchwcGlobalAveragePoolOp"/> (its result is plain).</item>
+/// <item>Concat along channels of blocked values whose channel counts are multiples of 16 → Concat of the blocks.</item>
+/// </list>
+/// Everything else is copied unchanged. Results agree with the source graph within float rounding (the direct
+/// convolution sums in a different order than im2col + GEMM).
+/// </summary>
+public static class NchwcLayout
+{
+    /// <summary>Whether the rewrite pays on this machine (AVX-512: one block of 16 floats per register).</summary>
+    public static bool IsBeneficial => NchwcConv.IsAccelerated;
+
+    /// <summary>
+    /// A new graph computing <paramref name="outputs"/> with NCHWc convolutions; <paramref name="map"/> sends each
+    /// input and each output of the source to its node in the new graph (outputs stay NCHW).
+    /// </summary>
+    public static Graph Apply(Graph source, IReadOnlyList<Node> outputs, out Dictionary<Node, Node> map)
+    {
+        var rewrite = new Rewriter();
+        foreach (var node in source.Nodes) rewrite.Visit(node);
+        map = [];
+        foreach (var n in source.Nodes)
+            if (n.Kind == NodeKind.Input) map[n] = rewrite.Plain(n);
+        foreach (var o in outputs) map[o] = rewrite.Plain(o);
+        return rewrite.Graph;
+    }
+
+    private sealed class Rewriter
+    {
+        public Graph Graph { get; } = new();
+        private readonly Dictionary<Node, Node> _plain = [];
+        private readonly Dictionary<Node, (Node Node, int Channels)> _blocked = [];
+        private readonly Dictionary<Node, Node> _sources = [];   // source node of each value, for late conversions
+
+        public void Visit(Node node)
+        {
+            switch (node.Kind)
+            {
+                case NodeKind.Constant: _plain[node] = Graph.Constant(node.Value!, node.Name); return;
+                case NodeKind.Input: _plain[node] = Graph.Input(node.DType, node.Shape, node.Name); return;
+            }
+            _sources[node] = node;
+            var ins = node.Inputs;
+            switch (node.Operation)
+            {
+                case Conv2dOp c when Convertible(node, c.Window, ins.Count == 3 ? ins[2] : null):
+                    Conv(node, c.Window, ins.Count == 3 ? ins[2] : null, null, ConvEpilogue.None);
+                    return;
+                case FusedConv2dOp f when Convertible(node, f.Window, f.HasBias ? ins[2] : null):
+                    Conv(node, f.Window, f.HasBias ? ins[2] : null, f.HasResidual ? ins[^1] : null, f.Epilogue);
+                    return;
+                case Pool2dOp { IsMax: true } p when _blocked.TryGetValue(ins[0], out var bx):
+                    _blocked[node] = (Graph.Apply(new NchwcMaxPoolOp(bx.Channels, p.Kernel, p.Window), bx.Node), bx.Channels);
+                    return;
+                case MeanOp m when ins[0].Rank == 4 && _blocked.TryGetValue(ins[0], out var bm) && m.ResolveAxes(4).SequenceEqual([2, 3]):
+                    _plain[node] = Graph.Apply(new NchwcGlobalAveragePoolOp(bm.Channels, m.KeepDims), bm.Node);
+                    return;
+                case ConcatOp cat when ChannelConcat(node, cat) is { } parts:
+                    _blocked[node] = (Graph.Apply(new ConcatOp(1), [.. parts.Select(p => p.Node)]), parts.Sum(p => p.Channels));
+                    return;
+            }
+            _plain[node] = Graph.Apply(node.Operation!, [.. ins.Select(Plain)]);
+        }
+
+        /// <summary>A float32 4-D convolution with constant weights (and bias) and no groups.</summary>
+        private static bool Convertible(Node node, Window2d window, Node? bias) =>
+            node.DType == DType.Float32 && window.Groups == 1 && node.Inputs[0].Rank == 4
+            && node.Inputs[1] is { Kind: NodeKind.Constant, Rank: 4 } && node.Inputs[0].Shape[1] == node.Inputs[1].Shape[1]
+            && (bias is null || bias.Kind == NodeKind.Constant);
+
+        private void Conv(Node node, Window2d window, Node? bias, Node? residual, ConvEpilogue epilogue)
+        {
+            var w = node.Inputs[1].Value!.Contiguous();
+            int k = w.Shape[0], c = w.Shape[1];
+            var weights = new NchwcWeights(k, c, w.Shape[2], w.Shape[3], w.AsSpan<float>(),
+                bias is null ? default : bias.Value!.Contiguous().AsSpan<float>(), blockedInput: c > NchwcConv.MaxPlainInputChannels);
+            var x = weights.BlockedInput ? Blocked(node.Inputs[0], c) : Plain(node.Inputs[0]);
+            Node[] ins = residual is null ? [x] : [x, Blocked(residual, k)];
+            _blocked[node] = (Graph.Apply(new NchwcConv2dOp(window, weights, residual is not null, epilogue), ins), k);
+        }
+
+        /// <summary>The blocked parts of a channel concat whose parts are all blocked, multiples of 16 channels; else null.</summary>
+        private List<(Node Node, int Channels)>? ChannelConcat(Node node, ConcatOp cat)
+        {
+            if (node.Rank != 4 || ShapeMath.NormalizeAxis(cat.Axis, 4, cat.Name) != 1) return null;
+            var parts = new List<(Node, int)>();
+            foreach (var i in node.Inputs)
+            {
+                if (!_blocked.TryGetValue(i, out var b) || b.Channels % NchwcConv.Block != 0) return null;
+                parts.Add(b);
+            }
+            return parts;
+        }
+
+        /// <summary>The node holding <paramref name="n"/>'s value in NCHW, converting a blocked value once.</summary>
+        public Node Plain(Node n)
+        {
+            if (_plain.TryGetValue(n, out var p)) return p;
+            var (b, channels) = _blocked[n];
+            return _plain[n] = Graph.Apply(new FromNchwcOp(channels), b);
+        }
+
+        /// <summary>The node holding <paramref name="n"/>'s value blocked, converting a plain value once.</summary>
+        private Node Blocked(Node n, int channels)
+        {
+            if (_blocked.TryGetValue(n, out var b)) return b.Node;
+            var node = Graph.Apply(new ToNchwcOp(channels), Plain(n));
+            _blocked[n] = (node, channels);
+            return node;
+        }
+    }
+}

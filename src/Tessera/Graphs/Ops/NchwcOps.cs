@@ -1,0 +1,180 @@
+using Tessera.Kernels;
+
+namespace Tessera.Graphs;
+
+/// <summary>
+/// Ops on channel-blocked float tensors [N, ⌈C/16⌉, H, W, 16] (NCHWc) that <see cref="NchwcLayout"/> puts into an
+/// inference graph so consecutive convolutions and poolings pass blocked tensors to each other instead of
+/// converting at every op. Each knows the logical channel count C; channels past C are zero after a convolution
+/// (zero filters and bias) and are never read into a logical result. Inference only: no gradients.
+/// </summary>
+internal static class NchwcShapes
+{
+    public static int[] Blocked(int n, int c, int h, int w) => [n, NchwcConv.Blocks(c), h, w, NchwcConv.Block];
+
+    /// <summary>The logical NCHW shape of a blocked tensor holding <paramref name="channels"/> channels; checks its block axes.</summary>
+    public static int[] Logical(string op, int[] blocked, int channels)
+    {
+        if (blocked.Length != 5 || blocked[4] != NchwcConv.Block || blocked[1] != -1 && blocked[1] != NchwcConv.Blocks(channels))
+            throw new ShapeMismatchException(op, $"input {ShapeMath.Format(blocked)} is not a channel-blocked tensor of {channels} channels [N, {NchwcConv.Blocks(channels)}, H, W, {NchwcConv.Block}]");
+        return [blocked[0], channels, blocked[2], blocked[3]];
+    }
+
+    /// <summary>Same rank and equal sizes wherever both are known (-1 is a dynamic size).</summary>
+    public static bool Compatible(int[] a, int[] b)
+    {
+        if (a.Length != b.Length) return false;
+        for (int i = 0; i < a.Length; i++)
+            if (a[i] != b[i] && a[i] != -1 && b[i] != -1) return false;
+        return true;
+    }
+
+    public static void ExpectFloat32(string op, TensorType t)
+    {
+        if (t.DType != DType.Float32) throw new ArgumentException($"{op}: channel-blocked ops take float32, got {t.DType.Name()}.");
+    }
+}
+
+/// <summary>NCHW [N, C, H, W] → channel-blocked [N, ⌈C/16⌉, H, W, 16], the extra channels zero.</summary>
+public sealed class ToNchwcOp(int channels) : Operation
+{
+    public int Channels { get; } = channels;
+    public override string Name => "ToNchwc";
+
+    public override TensorType InferType(ReadOnlySpan<TensorType> inputs)
+    {
+        ExpectInputs(inputs, 1);
+        NchwcShapes.ExpectFloat32(Name, inputs[0]);
+        var x = inputs[0].Shape;
+        if (x.Length != 4 || x[1] != Channels) throw new ShapeMismatchException(Name, $"input {ShapeMath.Format(x)} must be [N, {Channels}, H, W]");
+        return new TensorType(DType.Float32, NchwcShapes.Blocked(x[0], Channels, x[2], x[3]));
+    }
+
+    public override unsafe void Forward(ReadOnlySpan<Tensor> inputs, Tensor output)
+    {
+        var x = inputs[0].Contiguous();
+        fixed (float* px = x.AsSpan<float>(), py = output.AsSpan<float>())
+            NchwcConv.ToBlocked(px, x.Shape[0], Channels, x.Shape[2] * x.Shape[3], py);
+    }
+}
+
+/// <summary>Channel-blocked [N, ⌈C/16⌉, H, W, 16] → NCHW [N, C, H, W].</summary>
+public sealed class FromNchwcOp(int channels) : Operation
+{
+    public int Channels { get; } = channels;
+    public override string Name => "FromNchwc";
+
+    public override TensorType InferType(ReadOnlySpan<TensorType> inputs)
+    {
+        ExpectInputs(inputs, 1);
+        NchwcShapes.ExpectFloat32(Name, inputs[0]);
+        return new TensorType(DType.Float32, NchwcShapes.Logical(Name, inputs[0].Shape, Channels));
+    }
+
+    public override unsafe void Forward(ReadOnlySpan<Tensor> inputs, Tensor output)
+    {
+        var x = inputs[0].Contiguous();
+        fixed (float* px = x.AsSpan<float>(), py = output.AsSpan<float>())
+            NchwcConv.FromBlocked(px, x.Shape[0], Channels, x.Shape[2] * x.Shape[3], py);
+    }
+}
+
+/// <summary>
+/// y = act(conv(x, w) + bias + residual) with constant weights packed for <see cref="NchwcConv"/>; x is blocked, or
+/// plain NCHW when the weights read few input channels; residual (optional) and y are blocked.
+/// </summary>
+public sealed class NchwcConv2dOp(Window2d window, NchwcWeights weights, bool hasResidual, ConvEpilogue epilogue) : Operation
+{
+    public Window2d Window { get; } = window;
+    public NchwcWeights Weights { get; } = weights;
+    public bool HasResidual { get; } = hasResidual;
+    public ConvEpilogue Epilogue { get; } = epilogue;
+
+    public override string Name => "NchwcConv" + (HasResidual ? "+Add" : "") + Epilogue.Activation switch
+    {
+        ConvActivation.Relu => "+Relu",
+        ConvActivation.Clip => "+Clip",
+        _ => "",
+    };
+
+    private int[] LogicalInput(int[] x)
+    {
+        if (Weights.BlockedInput) return NchwcShapes.Logical(Name, x, Weights.C);
+        if (x.Length != 4 || x[1] != Weights.C) throw new ShapeMismatchException(Name, $"input {ShapeMath.Format(x)} must be [N, {Weights.C}, H, W]");
+        return x;
+    }
+
+    public override TensorType InferType(ReadOnlySpan<TensorType> inputs)
+    {
+        ExpectInputs(inputs, HasResidual ? 2 : 1);
+        NchwcShapes.ExpectFloat32(Name, inputs[0]);
+        var y = Window.OutputShape(Name, LogicalInput(inputs[0].Shape), Weights.K, Weights.R, Weights.S);
+        var blocked = NchwcShapes.Blocked(y[0], Weights.K, y[2], y[3]);
+        if (HasResidual && !NchwcShapes.Compatible(inputs[1].Shape, blocked))
+            throw new ShapeMismatchException(Name, $"residual {ShapeMath.Format(inputs[1].Shape)} does not match the output {ShapeMath.Format(blocked)}");
+        return new TensorType(DType.Float32, blocked);
+    }
+
+    public override unsafe void Forward(ReadOnlySpan<Tensor> inputs, Tensor output)
+    {
+        var x = inputs[0].Contiguous();
+        var geo = Window.Geometry(LogicalInput(x.ShapeArray()), Weights.K, Weights.R, Weights.S);
+        Tensor? residual = null;
+        if (HasResidual)
+        {
+            residual = inputs[1].Contiguous();
+            if (!residual.Shape.SequenceEqual(output.Shape))
+                throw new ShapeMismatchException(Name, $"residual {ShapeMath.Format(residual.ShapeArray())} does not match the output {ShapeMath.Format(output.ShapeArray())}");
+        }
+        fixed (float* px = x.AsSpan<float>(), pr = residual is null ? default : residual.AsSpan<float>(), py = output.AsSpan<float>())
+            NchwcConv.Forward(geo, Weights, px, pr, Epilogue, py);
+    }
+}
+
+/// <summary>Max pooling of a blocked tensor of <c>channels</c> channels (ONNX MaxPool semantics: padding never wins).</summary>
+public sealed class NchwcMaxPoolOp(int channels, int[] kernel, Window2d window) : Operation
+{
+    public int Channels { get; } = channels;
+    public int[] Kernel { get; } = kernel;
+    public Window2d Window { get; } = window;
+    public override string Name => "NchwcMaxPool";
+
+    public override TensorType InferType(ReadOnlySpan<TensorType> inputs)
+    {
+        ExpectInputs(inputs, 1);
+        NchwcShapes.ExpectFloat32(Name, inputs[0]);
+        var y = Window.OutputShape(Name, NchwcShapes.Logical(Name, inputs[0].Shape, Channels), Channels, Kernel[0], Kernel[1]);
+        return new TensorType(DType.Float32, NchwcShapes.Blocked(y[0], Channels, y[2], y[3]));
+    }
+
+    public override unsafe void Forward(ReadOnlySpan<Tensor> inputs, Tensor output)
+    {
+        var x = inputs[0].Contiguous();
+        var geo = Window.Geometry(NchwcShapes.Logical(Name, x.ShapeArray(), Channels), Channels, Kernel[0], Kernel[1]);
+        fixed (float* px = x.AsSpan<float>(), py = output.AsSpan<float>())
+            NchwcPool.MaxForward(geo, px, py);
+    }
+}
+
+/// <summary>Mean over H and W of a blocked tensor: [N, C, 1, 1] with keepDims, else [N, C].</summary>
+public sealed class NchwcGlobalAveragePoolOp(int channels, bool keepDims) : Operation
+{
+    public int Channels { get; } = channels;
+    public bool KeepDims { get; } = keepDims;
+    public override string Name => "NchwcGlobalAveragePool";
+
+    public override TensorType InferType(ReadOnlySpan<TensorType> inputs)
+    {
+        ExpectInputs(inputs, 1);
+        NchwcShapes.ExpectFloat32(Name, inputs[0]);
+        var x = NchwcShapes.Logical(Name, inputs[0].Shape, Channels);
+        return new TensorType(DType.Float32, KeepDims ? [x[0], Channels, 1, 1] : [x[0], Channels]);
+    }
+
+    public override unsafe void Forward(ReadOnlySpan<Tensor> inputs, Tensor output)
+    {
+        var x = inputs[0].Contiguous();
+        fixed (float* px = x.AsSpan<float>(), py = output.AsSpan<float>())
+            NchwcPool.GlobalAverage(px, x.Shape[0], Channels, x.Shape[2] * x.Shape[3], py);
+    }
+}
