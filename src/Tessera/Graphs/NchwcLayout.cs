@@ -10,6 +10,7 @@ namespace Tessera.Graphs;
 /// <list type="bullet">
 /// <item>Conv2d / fused Conv2d with constant weights and bias, groups 1 → <see cref="NchwcConv2dOp"/> (weights packed
 /// now, once); with ≤ <see cref="NchwcConv.MaxPlainInputChannels"/> input channels it reads the plain NCHW input.</item>
+/// <item>Depthwise convolutions (groups = C = K) with constant weights → <see cref="NchwcDepthwiseConv2dOp"/>.</item>
 /// <item>Max pooling of a blocked value → <see cref="NchwcMaxPoolOp"/>.</item>
 /// <item>Mean over H and W of a blocked value → <see cref="NchwcGlobalAveragePoolOp"/> (its result is plain).</item>
 /// <item>Concat along channels of blocked values whose channel counts are multiples of 16 → Concat of the blocks.</item>
@@ -55,6 +56,12 @@ public static class NchwcLayout
             var ins = node.Inputs;
             switch (node.Operation)
             {
+                case Conv2dOp c when Depthwise(node, c.Window, ins.Count == 3 ? ins[2] : null):
+                    DepthwiseConv(node, c.Window, ins.Count == 3 ? ins[2] : null, null, ConvEpilogue.None);
+                    return;
+                case FusedConv2dOp f when Depthwise(node, f.Window, f.HasBias ? ins[2] : null):
+                    DepthwiseConv(node, f.Window, f.HasBias ? ins[2] : null, f.HasResidual ? ins[^1] : null, f.Epilogue);
+                    return;
                 case Conv2dOp c when Convertible(node, c.Window, ins.Count == 3 ? ins[2] : null):
                     Conv(node, c.Window, ins.Count == 3 ? ins[2] : null, null, ConvEpilogue.None);
                     return;
@@ -79,6 +86,23 @@ public static class NchwcLayout
             node.DType == DType.Float32 && window.Groups == 1 && node.Inputs[0].Rank == 4
             && node.Inputs[1] is { Kind: NodeKind.Constant, Rank: 4 } && node.Inputs[0].Shape[1] == node.Inputs[1].Shape[1]
             && (bias is null || bias.Kind == NodeKind.Constant);
+
+        /// <summary>A float32 depthwise convolution (groups = C = K, one filter per channel) with constant weights (and bias).</summary>
+        private static bool Depthwise(Node node, Window2d window, Node? bias) =>
+            node.DType == DType.Float32 && node.Inputs[0].Rank == 4 && node.Inputs[1] is { Kind: NodeKind.Constant, Rank: 4 } w
+            && window.Groups > 1 && window.Groups == node.Inputs[0].Shape[1] && w.Shape[0] == window.Groups && w.Shape[1] == 1
+            && (bias is null || bias.Kind == NodeKind.Constant);
+
+        private void DepthwiseConv(Node node, Window2d window, Node? bias, Node? residual, ConvEpilogue epilogue)
+        {
+            var w = node.Inputs[1].Value!.Contiguous();
+            int c = w.Shape[0];
+            var weights = new NchwcDepthwiseWeights(c, w.Shape[2], w.Shape[3], w.AsSpan<float>(),
+                bias is null ? default : bias.Value!.Contiguous().AsSpan<float>());
+            Node x = Blocked(node.Inputs[0], c);
+            Node[] ins = residual is null ? [x] : [x, Blocked(residual, c)];
+            _blocked[node] = (Graph.Apply(new NchwcDepthwiseConv2dOp(window, weights, residual is not null, epilogue), ins), c);
+        }
 
         private void Conv(Node node, Window2d window, Node? bias, Node? residual, ConvEpilogue epilogue)
         {

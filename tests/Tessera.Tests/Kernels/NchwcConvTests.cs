@@ -130,3 +130,49 @@ public class NchwcConvTests
         Assert.Contains("[4, 8, 3, 3]", ex.Message);
     }
 }
+
+/// <summary>The blocked depthwise convolution against the NCHW depthwise kernel (itself tested against a scalar reference).</summary>
+public class NchwcDepthwiseTests
+{
+    public static TheoryData<int, int, int, int, int, int, int> Shapes() => new()
+    {
+        // C, H, W, R, stride, pad, dilation
+        { 32, 14, 13, 3, 1, 1, 1 },
+        { 24, 15, 17, 3, 2, 1, 1 },
+        { 5, 9, 11, 5, 1, 2, 1 },
+        { 40, 12, 12, 3, 1, 2, 2 },
+        { 16, 3, 2, 3, 1, 1, 1 },
+    };
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public unsafe void MatchesTheNchwDepthwiseKernel(int c, int h, int w, int r, int stride, int pad, int dilation)
+    {
+        var g = new Conv2dGeometry(2, c, h, w, c, r, r, stride, stride, pad, pad, pad, pad, dilation, dilation, Groups: c);
+        var rng = new Random(c * 31 + h);
+        float[] Rand(int n) { var a = new float[n]; for (int i = 0; i < n; i++) a[i] = (float)(rng.NextDouble() * 2 - 1); return a; }
+        var x = Rand(g.N * c * h * w);
+        var wt = Rand(c * r * r);
+        var bias = Rand(c);
+        int p = g.OutH * g.OutW;
+        var residual = Rand(g.N * c * p);
+        var expected = new float[g.N * c * p];
+        Conv2dKernel.Forward<float>(g, x, wt, bias, residual, ConvEpilogue.Clip(-0.3, 0.6), expected);
+
+        int cb = NchwcConv.Blocks(c);
+        var xb = new float[g.N * cb * h * w * 16];
+        var rb = new float[g.N * cb * p * 16];
+        var yb = new float[rb.Length];
+        var y = new float[expected.Length];
+        var packed = new NchwcDepthwiseWeights(c, r, r, wt, bias);
+        fixed (float* px = x, pxb = xb, pr = residual, prb = rb, pyb = yb, py = y)
+        {
+            NchwcConv.ToBlocked(px, g.N, c, h * w, pxb);
+            NchwcConv.ToBlocked(pr, g.N, c, p, prb);
+            NchwcConv.DepthwiseForward(g, packed, pxb, prb, ConvEpilogue.Clip(-0.3, 0.6), pyb);
+            NchwcConv.FromBlocked(pyb, g.N, c, p, py);
+        }
+        for (int i = 0; i < y.Length; i++)
+            Assert.True(Math.Abs(y[i] - expected[i]) <= 1e-5f, $"y[{i}] = {y[i]}, NCHW kernel {expected[i]}");
+    }
+}

@@ -178,3 +178,45 @@ public sealed class NchwcGlobalAveragePoolOp(int channels, bool keepDims) : Oper
             NchwcPool.GlobalAverage(px, x.Shape[0], Channels, x.Shape[2] * x.Shape[3], py);
     }
 }
+
+/// <summary>Depthwise y = act(conv(x, w) + bias + residual) (groups = C = K) on blocked tensors, constant weights packed per block.</summary>
+public sealed class NchwcDepthwiseConv2dOp(Window2d window, NchwcDepthwiseWeights weights, bool hasResidual, ConvEpilogue epilogue) : Operation
+{
+    public Window2d Window { get; } = window;
+    public NchwcDepthwiseWeights Weights { get; } = weights;
+    public bool HasResidual { get; } = hasResidual;
+    public ConvEpilogue Epilogue { get; } = epilogue;
+
+    public override string Name => "NchwcDepthwiseConv" + (HasResidual ? "+Add" : "") + Epilogue.Activation switch
+    {
+        ConvActivation.Relu => "+Relu",
+        ConvActivation.Clip => "+Clip",
+        _ => "",
+    };
+
+    public override TensorType InferType(ReadOnlySpan<TensorType> inputs)
+    {
+        ExpectInputs(inputs, HasResidual ? 2 : 1);
+        NchwcShapes.ExpectFloat32(Name, inputs[0]);
+        var y = Window.OutputShape(Name, NchwcShapes.Logical(Name, inputs[0].Shape, Weights.C), Weights.C, Weights.R, Weights.S);
+        var blocked = NchwcShapes.Blocked(y[0], Weights.C, y[2], y[3]);
+        if (HasResidual && !NchwcShapes.Compatible(inputs[1].Shape, blocked))
+            throw new ShapeMismatchException(Name, $"residual {ShapeMath.Format(inputs[1].Shape)} does not match the output {ShapeMath.Format(blocked)}");
+        return new TensorType(DType.Float32, blocked);
+    }
+
+    public override unsafe void Forward(ReadOnlySpan<Tensor> inputs, Tensor output)
+    {
+        var x = inputs[0].Contiguous();
+        var geo = Window.Geometry(NchwcShapes.Logical(Name, x.ShapeArray(), Weights.C), Weights.C, Weights.R, Weights.S);
+        Tensor? residual = null;
+        if (HasResidual)
+        {
+            residual = inputs[1].Contiguous();
+            if (!residual.Shape.SequenceEqual(output.Shape))
+                throw new ShapeMismatchException(Name, $"residual {ShapeMath.Format(residual.ShapeArray())} does not match the output {ShapeMath.Format(output.ShapeArray())}");
+        }
+        fixed (float* px = x.AsSpan<float>(), pr = residual is null ? default : residual.AsSpan<float>(), py = output.AsSpan<float>())
+            NchwcConv.DepthwiseForward(geo, Weights, px, pr, Epilogue, py);
+    }
+}
