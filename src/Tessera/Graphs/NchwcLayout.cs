@@ -30,12 +30,47 @@ public static class NchwcLayout
     public static Graph Apply(Graph source, IReadOnlyList<Node> outputs, out Dictionary<Node, Node> map)
     {
         var rewrite = new Rewriter();
-        foreach (var node in source.Nodes) rewrite.Visit(node);
+        var needed = Needed(outputs);
+        // Nodes the outputs do not need (a fusion's leftovers) are dropped: converting them would pack their weights.
+        foreach (var node in source.Nodes)
+            if (node.Kind == NodeKind.Input || needed.Contains(node)) rewrite.Visit(node);
         map = [];
         foreach (var n in source.Nodes)
             if (n.Kind == NodeKind.Input) map[n] = rewrite.Plain(n);
         foreach (var o in outputs) map[o] = rewrite.Plain(o);
         return rewrite.Graph;
+    }
+
+    private static HashSet<Node> Needed(IReadOnlyList<Node> outputs)
+    {
+        var seen = new HashSet<Node>();
+        var stack = new Stack<Node>(outputs);
+        while (stack.Count > 0)
+        {
+            var n = stack.Pop();
+            if (!seen.Add(n)) continue;
+            foreach (var i in n.Inputs) stack.Push(i);
+        }
+        return seen;
+    }
+
+    /// <summary>
+    /// Packed weights by the constant they were packed from: a model's pooled instances (one per concurrent caller)
+    /// share their initializer tensors, so they share one packing instead of holding a copy each.
+    /// </summary>
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Tensor, PackedEntry> PackCache = new();
+
+    private sealed record PackedEntry(Tensor? Bias, object Weights);
+
+    private static object Packed(Tensor w, Tensor? bias, Func<object> pack)
+    {
+        lock (PackCache)
+        {
+            if (PackCache.TryGetValue(w, out var hit) && ReferenceEquals(hit.Bias, bias)) return hit.Weights;
+            var entry = new PackedEntry(bias, pack());
+            PackCache.AddOrUpdate(w, entry);
+            return entry.Weights;
+        }
     }
 
     private sealed class Rewriter
@@ -95,10 +130,10 @@ public static class NchwcLayout
 
         private void DepthwiseConv(Node node, Window2d window, Node? bias, Node? residual, ConvEpilogue epilogue)
         {
-            var w = node.Inputs[1].Value!.Contiguous();
+            var w = node.Inputs[1].Value!;
             int c = w.Shape[0];
-            var weights = new NchwcDepthwiseWeights(c, w.Shape[2], w.Shape[3], w.AsSpan<float>(),
-                bias is null ? default : bias.Value!.Contiguous().AsSpan<float>());
+            var weights = (NchwcDepthwiseWeights)Packed(w, bias?.Value, () => new NchwcDepthwiseWeights(c, w.Shape[2], w.Shape[3],
+                w.Contiguous().AsSpan<float>(), bias is null ? default : bias.Value!.Contiguous().AsSpan<float>()));
             Node x = Blocked(node.Inputs[0], c);
             Node[] ins = residual is null ? [x] : [x, Blocked(residual, c)];
             _blocked[node] = (Graph.Apply(new NchwcDepthwiseConv2dOp(window, weights, residual is not null, epilogue), ins), c);
@@ -106,10 +141,10 @@ public static class NchwcLayout
 
         private void Conv(Node node, Window2d window, Node? bias, Node? residual, ConvEpilogue epilogue)
         {
-            var w = node.Inputs[1].Value!.Contiguous();
+            var w = node.Inputs[1].Value!;
             int k = w.Shape[0], c = w.Shape[1];
-            var weights = new NchwcWeights(k, c, w.Shape[2], w.Shape[3], w.AsSpan<float>(),
-                bias is null ? default : bias.Value!.Contiguous().AsSpan<float>(), blockedInput: c > NchwcConv.MaxPlainInputChannels);
+            var weights = (NchwcWeights)Packed(w, bias?.Value, () => new NchwcWeights(k, c, w.Shape[2], w.Shape[3], w.Contiguous().AsSpan<float>(),
+                bias is null ? default : bias.Value!.Contiguous().AsSpan<float>(), blockedInput: c > NchwcConv.MaxPlainInputChannels));
             var x = weights.BlockedInput ? Blocked(node.Inputs[0], c) : Plain(node.Inputs[0]);
             Node[] ins = residual is null ? [x] : [x, Blocked(residual, k)];
             _blocked[node] = (Graph.Apply(new NchwcConv2dOp(window, weights, residual is not null, epilogue), ins), k);

@@ -32,6 +32,7 @@ public static unsafe partial class NchwcConv
         public long WBlockStep, WRowStep, WColStep;
         public float* Y;           // output pixel 0 of the first filter block (NCHWc)
         public long YBlockStep;    // output distance between filter blocks
+        public long YPixelStep;    // output distance between the tile's pixels (16 along a row, a row's length down a column)
         public bool First, Last;   // first pass over the channel blocks (start from 0), last one (apply the epilogue)
         public float* Bias;        // F·16 biases or null
         public float* Residual;    // residual at the output pixel 0 of the first filter block (NCHWc) or null
@@ -40,7 +41,8 @@ public static unsafe partial class NchwcConv
     }
 
     /// <summary>
-    /// F filter blocks (16 output channels each) × T consecutive output pixels of one output row, held in F·T zmm
+    /// F filter blocks (16 output channels each) × T output pixels (consecutive in a row, or one column of
+    /// consecutive rows for the edge pixels; PixelStep and YPixelStep say which), held in F·T zmm
     /// accumulators (≤ 24): per input channel F weight vectors are loaded once and each input value is broadcast
     /// once, so every load feeds F or T fused multiply-adds.
     /// </summary>
@@ -55,11 +57,11 @@ public static unsafe partial class NchwcConv
         if (!a.First)
         {
             float* y = a.Y;
-            long ys = a.YBlockStep;
-            a00 = Vector512.Load(y); if (T > 1) a01 = Vector512.Load(y + 16); if (T > 2) a02 = Vector512.Load(y + 32); if (T > 3) a03 = Vector512.Load(y + 48); if (T > 4) a04 = Vector512.Load(y + 64); if (T > 5) a05 = Vector512.Load(y + 80);
-            if (F > 1) { y += ys; a10 = Vector512.Load(y); if (T > 1) a11 = Vector512.Load(y + 16); if (T > 2) a12 = Vector512.Load(y + 32); if (T > 3) a13 = Vector512.Load(y + 48); if (T > 4) a14 = Vector512.Load(y + 64); if (T > 5) a15 = Vector512.Load(y + 80); }
-            if (F > 2) { y += ys; a20 = Vector512.Load(y); if (T > 1) a21 = Vector512.Load(y + 16); if (T > 2) a22 = Vector512.Load(y + 32); if (T > 3) a23 = Vector512.Load(y + 48); if (T > 4) a24 = Vector512.Load(y + 64); if (T > 5) a25 = Vector512.Load(y + 80); }
-            if (F > 3) { y += ys; a30 = Vector512.Load(y); if (T > 1) a31 = Vector512.Load(y + 16); if (T > 2) a32 = Vector512.Load(y + 32); if (T > 3) a33 = Vector512.Load(y + 48); if (T > 4) a34 = Vector512.Load(y + 64); if (T > 5) a35 = Vector512.Load(y + 80); }
+            long ys = a.YBlockStep, yp = a.YPixelStep;
+            a00 = Vector512.Load(y); if (T > 1) a01 = Vector512.Load(y + 1 * yp); if (T > 2) a02 = Vector512.Load(y + 2 * yp); if (T > 3) a03 = Vector512.Load(y + 3 * yp); if (T > 4) a04 = Vector512.Load(y + 4 * yp); if (T > 5) a05 = Vector512.Load(y + 5 * yp);
+            if (F > 1) { y += ys; a10 = Vector512.Load(y); if (T > 1) a11 = Vector512.Load(y + 1 * yp); if (T > 2) a12 = Vector512.Load(y + 2 * yp); if (T > 3) a13 = Vector512.Load(y + 3 * yp); if (T > 4) a14 = Vector512.Load(y + 4 * yp); if (T > 5) a15 = Vector512.Load(y + 5 * yp); }
+            if (F > 2) { y += ys; a20 = Vector512.Load(y); if (T > 1) a21 = Vector512.Load(y + 1 * yp); if (T > 2) a22 = Vector512.Load(y + 2 * yp); if (T > 3) a23 = Vector512.Load(y + 3 * yp); if (T > 4) a24 = Vector512.Load(y + 4 * yp); if (T > 5) a25 = Vector512.Load(y + 5 * yp); }
+            if (F > 3) { y += ys; a30 = Vector512.Load(y); if (T > 1) a31 = Vector512.Load(y + 1 * yp); if (T > 2) a32 = Vector512.Load(y + 2 * yp); if (T > 3) a33 = Vector512.Load(y + 3 * yp); if (T > 4) a34 = Vector512.Load(y + 4 * yp); if (T > 5) a35 = Vector512.Load(y + 5 * yp); }
         }
 
         long px = a.PixelStep, cs = a.ChannelStep;
@@ -107,6 +109,7 @@ public static unsafe partial class NchwcConv
     {
         int T = TT.Value;
         float* y = a.Y + f * a.YBlockStep;
+        long yp = a.YPixelStep;
         if (a.Last)
         {
             var bias = a.Bias == null ? Vector512<float>.Zero : Vector512.Load(a.Bias + f * 16);
@@ -119,11 +122,11 @@ public static unsafe partial class NchwcConv
             if (T > 5) v5 = Finish(a, v5, bias, res, 5);
         }
         v0.Store(y);
-        if (T > 1) v1.Store(y + 16);
-        if (T > 2) v2.Store(y + 32);
-        if (T > 3) v3.Store(y + 48);
-        if (T > 4) v4.Store(y + 64);
-        if (T > 5) v5.Store(y + 80);
+        if (T > 1) v1.Store(y + 1 * yp);
+        if (T > 2) v2.Store(y + 2 * yp);
+        if (T > 3) v3.Store(y + 3 * yp);
+        if (T > 4) v4.Store(y + 4 * yp);
+        if (T > 5) v5.Store(y + 5 * yp);
     }
 
     /// <summary>act(v + bias + residual), in the order of the unfused Add, Add, Relu/Clip ops.</summary>
@@ -131,7 +134,7 @@ public static unsafe partial class NchwcConv
     private static Vector512<float> Finish(in TileArgs a, Vector512<float> v, Vector512<float> bias, float* residual, int t)
     {
         v += bias;
-        if (residual != null) v += Vector512.Load(residual + t * 16);
+        if (residual != null) v += Vector512.Load(residual + t * a.YPixelStep);
         if (a.Activation == 1) v = Vector512.Max(v, Vector512<float>.Zero);
         else if (a.Activation == 2) v = Vector512.Min(Vector512.Max(v, Vector512.Create(a.ClipMin)), Vector512.Create(a.ClipMax));
         return v;

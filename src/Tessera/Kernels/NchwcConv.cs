@@ -87,7 +87,6 @@ public static unsafe partial class NchwcConv
             var a = new TileArgs
             {
                 PixelStride = ps,
-                PixelStep = g.StrideW * ps,
                 BlockStep = plane * (blocked ? Block : 1),
                 RowStep = g.DilationH * g.W * ps,
                 ColStep = g.DilationW * ps,
@@ -112,40 +111,69 @@ public static unsafe partial class NchwcConv
                 a.First = b0 == 0;
                 a.Last = b1 == blocks;
                 a.Blocks = b1 - b0;
-                for (int oh = oh0; oh < oh1; oh++)
-                    Row(g, ref a, f, xn + b0 * a.BlockStep, wg + b0 * wPerBlock, yk, rk, oh);
+                Rows(g, ref a, f, xn + b0 * a.BlockStep, wg + b0 * wPerBlock, yk, rk, oh0, oh1);
             }
         }
     }
 
-    /// <summary>One output row: edge pixels (kernel window clipped by the padding) one at a time, the rest in tiles.</summary>
-    private static void Row(in Conv2dGeometry g, ref TileArgs a, int f, float* x, float* w, float* y, float* residual, int oh)
+    /// <summary>
+    /// Output rows oh0..oh1-1 for the current pass: each row's interior pixels (whole kernel window inside the
+    /// input) in tiles along the row; then the edge columns, whose windows the padding clips, in tiles down the
+    /// column over the rows whose windows are vertically whole (so a 7×7 map's edges do not run one pixel at a
+    /// time), and the remaining corner pixels one by one.
+    /// </summary>
+    private static void Rows(in Conv2dGeometry g, ref TileArgs a, int f, float* x, float* w, float* y, float* residual, int oh0, int oh1)
     {
-        int ih0 = oh * g.StrideH - g.PadTop;
-        ClipWindow(ih0, g.DilationH, g.R, g.H, out int rLo, out int rHi);
-        a.Rows = Math.Max(0, rHi - rLo);
-        // Output columns whose whole kernel window lies inside the input.
         int owLo = Math.Min(g.OutW, (g.PadLeft + g.StrideW - 1) / g.StrideW);
         int lastStart = g.W - 1 - (g.S - 1) * g.DilationW + g.PadLeft;
         int owHi = lastStart < 0 ? owLo : Math.Clamp(lastStart / g.StrideW + 1, owLo, g.OutW);
-        for (int ow = 0; ow < owLo; ow++) Pixels(g, ref a, f, x, w, y, residual, oh, ih0, rLo, ow, 1);
-        int o = owLo;
-        for (; o + TilePixels <= owHi; o += TilePixels) Pixels(g, ref a, f, x, w, y, residual, oh, ih0, rLo, o, TilePixels);
-        if (o < owHi) Pixels(g, ref a, f, x, w, y, residual, oh, ih0, rLo, o, owHi - o);
-        for (int ow = owHi; ow < g.OutW; ow++) Pixels(g, ref a, f, x, w, y, residual, oh, ih0, rLo, ow, 1);
+        for (int oh = oh0; oh < oh1; oh++)
+        {
+            int o = owLo;
+            for (; o + TilePixels <= owHi; o += TilePixels) Pixels(g, ref a, f, x, w, y, residual, oh, o, TilePixels, down: false);
+            if (o < owHi) Pixels(g, ref a, f, x, w, y, residual, oh, o, owHi - o, down: false);
+        }
+        for (int ow = 0; ow < g.OutW; ow++)
+        {
+            if (ow == owLo) ow = Math.Max(owHi, ow);
+            if (ow >= g.OutW) break;
+            int oh = oh0;
+            while (oh < oh1)
+            {
+                int run = 0;
+                while (oh + run < oh1 && run < TilePixels && WholeRows(g, oh + run)) run++;
+                if (run == 0) run = 1;   // a clipped row: its own pixel
+                Pixels(g, ref a, f, x, w, y, residual, oh, ow, run, down: true);
+                oh += run;
+            }
+        }
     }
 
-    /// <summary>count output pixels from ow0 on, all with the same clipped kernel columns (true for interior runs and single pixels).</summary>
-    private static void Pixels(in Conv2dGeometry g, ref TileArgs a, int f, float* x, float* w, float* y, float* residual,
-        int oh, int ih0, int rLo, int ow0, int count)
+    /// <summary>Whether output row oh sees all R kernel rows inside the input.</summary>
+    private static bool WholeRows(in Conv2dGeometry g, int oh)
     {
-        int iw0 = ow0 * g.StrideW - g.PadLeft;
+        ClipWindow(oh * g.StrideH - g.PadTop, g.DilationH, g.R, g.H, out int lo, out int hi);
+        return lo == 0 && hi == g.R;
+    }
+
+    /// <summary>
+    /// count output pixels from (oh, ow) along the row, or down the column (<paramref name="down"/>), that share
+    /// the same clipped kernel window: interior runs of a row, whole-window runs of an edge column, single pixels.
+    /// </summary>
+    private static void Pixels(in Conv2dGeometry g, ref TileArgs a, int f, float* x, float* w, float* y, float* residual,
+        int oh, int ow, int count, bool down)
+    {
+        int ih0 = oh * g.StrideH - g.PadTop, iw0 = ow * g.StrideW - g.PadLeft;
+        ClipWindow(ih0, g.DilationH, g.R, g.H, out int rLo, out int rHi);
         ClipWindow(iw0, g.DilationW, g.S, g.W, out int sLo, out int sHi);
-        a.Cols = Math.Max(0, sHi - sLo);
+        a.Rows = rHi - rLo;
+        a.Cols = sHi - sLo;
         long ps = a.PixelStride;
-        a.X = x + (ih0 + rLo * g.DilationH) * g.W * ps + (iw0 + sLo * g.DilationW) * ps;
+        a.PixelStep = down ? (long)g.StrideH * g.W * ps : g.StrideW * ps;
+        a.YPixelStep = down ? (long)g.OutW * Block : Block;
+        a.X = x + ((long)(ih0 + rLo * g.DilationH) * g.W + iw0 + sLo * g.DilationW) * ps;
         a.W = w + rLo * a.WRowStep + sLo * a.WColStep;
-        long at = ((long)oh * g.OutW + ow0) * Block;
+        long at = ((long)oh * g.OutW + ow) * Block;
         a.Y = y + at;
         a.Residual = residual == null ? null : residual + at;
         RunTile(f, count, a);

@@ -29,6 +29,25 @@ internal static class NchwcShapes
         return true;
     }
 
+    /// <summary>
+    /// y = act(y + residual) for a residual whose run-time shape differs from y's (the fusion saw equal build-time
+    /// shapes, but a dynamic batch of 1 still broadcasts): the unfused Add, Relu/Clip on the blocked tensors, which
+    /// broadcast along N exactly as the NCHW ones do (any other mismatch is reported by Add with both shapes).
+    /// </summary>
+    public static void AddBroadcastResidual(Tensor y, Tensor residual, ConvEpilogue epilogue)
+    {
+        new AddOp().Forward([y, residual], y);
+        switch (epilogue.Activation)
+        {
+            case ConvActivation.Relu: new ReluOp().Forward([y], y); break;
+            case ConvActivation.Clip: new ClipOp(epilogue.ClipMin, epilogue.ClipMax).Forward([y], y); break;
+        }
+    }
+
+    /// <summary>A residual of the output's shape, or of batch 1 (broadcast over the batch at run time).</summary>
+    public static bool ResidualFits(int[] residual, int[] output) =>
+        Compatible(residual, output) || residual.Length == output.Length && residual[0] == 1 && Compatible(residual[1..], output[1..]);
+
     public static void ExpectFloat32(string op, TensorType t)
     {
         if (t.DType != DType.Float32) throw new ArgumentException($"{op}: channel-blocked ops take float32, got {t.DType.Name()}.");
@@ -110,7 +129,7 @@ public sealed class NchwcConv2dOp(Window2d window, NchwcWeights weights, bool ha
         NchwcShapes.ExpectFloat32(Name, inputs[0]);
         var y = Window.OutputShape(Name, LogicalInput(inputs[0].Shape), Weights.K, Weights.R, Weights.S);
         var blocked = NchwcShapes.Blocked(y[0], Weights.K, y[2], y[3]);
-        if (HasResidual && !NchwcShapes.Compatible(inputs[1].Shape, blocked))
+        if (HasResidual && !NchwcShapes.ResidualFits(inputs[1].Shape, blocked))
             throw new ShapeMismatchException(Name, $"residual {ShapeMath.Format(inputs[1].Shape)} does not match the output {ShapeMath.Format(blocked)}");
         return new TensorType(DType.Float32, blocked);
     }
@@ -119,15 +138,12 @@ public sealed class NchwcConv2dOp(Window2d window, NchwcWeights weights, bool ha
     {
         var x = inputs[0].Contiguous();
         var geo = Window.Geometry(LogicalInput(x.ShapeArray()), Weights.K, Weights.R, Weights.S);
-        Tensor? residual = null;
-        if (HasResidual)
-        {
-            residual = inputs[1].Contiguous();
-            if (!residual.Shape.SequenceEqual(output.Shape))
-                throw new ShapeMismatchException(Name, $"residual {ShapeMath.Format(residual.ShapeArray())} does not match the output {ShapeMath.Format(output.ShapeArray())}");
-        }
-        fixed (float* px = x.AsSpan<float>(), pr = residual is null ? default : residual.AsSpan<float>(), py = output.AsSpan<float>())
-            NchwcConv.Forward(geo, Weights, px, pr, Epilogue, py);
+        var residual = HasResidual ? inputs[1].Contiguous() : null;
+        bool broadcast = residual is not null && !residual.Shape.SequenceEqual(output.Shape);
+        fixed (float* px = x.AsSpan<float>(), py = output.AsSpan<float>())
+        fixed (float* pr = residual is null || broadcast ? default : residual.AsSpan<float>())
+            NchwcConv.Forward(geo, Weights, px, pr, broadcast ? ConvEpilogue.None : Epilogue, py);
+        if (broadcast) NchwcShapes.AddBroadcastResidual(output, residual!, Epilogue);
     }
 }
 
@@ -200,7 +216,7 @@ public sealed class NchwcDepthwiseConv2dOp(Window2d window, NchwcDepthwiseWeight
         NchwcShapes.ExpectFloat32(Name, inputs[0]);
         var y = Window.OutputShape(Name, NchwcShapes.Logical(Name, inputs[0].Shape, Weights.C), Weights.C, Weights.R, Weights.S);
         var blocked = NchwcShapes.Blocked(y[0], Weights.C, y[2], y[3]);
-        if (HasResidual && !NchwcShapes.Compatible(inputs[1].Shape, blocked))
+        if (HasResidual && !NchwcShapes.ResidualFits(inputs[1].Shape, blocked))
             throw new ShapeMismatchException(Name, $"residual {ShapeMath.Format(inputs[1].Shape)} does not match the output {ShapeMath.Format(blocked)}");
         return new TensorType(DType.Float32, blocked);
     }
@@ -209,14 +225,11 @@ public sealed class NchwcDepthwiseConv2dOp(Window2d window, NchwcDepthwiseWeight
     {
         var x = inputs[0].Contiguous();
         var geo = Window.Geometry(NchwcShapes.Logical(Name, x.ShapeArray(), Weights.C), Weights.C, Weights.R, Weights.S);
-        Tensor? residual = null;
-        if (HasResidual)
-        {
-            residual = inputs[1].Contiguous();
-            if (!residual.Shape.SequenceEqual(output.Shape))
-                throw new ShapeMismatchException(Name, $"residual {ShapeMath.Format(residual.ShapeArray())} does not match the output {ShapeMath.Format(output.ShapeArray())}");
-        }
-        fixed (float* px = x.AsSpan<float>(), pr = residual is null ? default : residual.AsSpan<float>(), py = output.AsSpan<float>())
-            NchwcConv.DepthwiseForward(geo, Weights, px, pr, Epilogue, py);
+        var residual = HasResidual ? inputs[1].Contiguous() : null;
+        bool broadcast = residual is not null && !residual.Shape.SequenceEqual(output.Shape);
+        fixed (float* px = x.AsSpan<float>(), py = output.AsSpan<float>())
+        fixed (float* pr = residual is null || broadcast ? default : residual.AsSpan<float>())
+            NchwcConv.DepthwiseForward(geo, Weights, px, pr, broadcast ? ConvEpilogue.None : Epilogue, py);
+        if (broadcast) NchwcShapes.AddBroadcastResidual(output, residual!, Epilogue);
     }
 }

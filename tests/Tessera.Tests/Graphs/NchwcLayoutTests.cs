@@ -1,0 +1,96 @@
+using Tessera.Graphs;
+using Xunit;
+using static Tessera.Graphs.Ops;
+
+namespace Tessera.Tests.Graphs;
+
+/// <summary>
+/// The channel-blocked rewrite of inference graphs: same outputs as the graph as built (within float rounding),
+/// conversions only where a blocked value meets an op that needs NCHW, packed weights shared between rewrites of
+/// the same constants, and a residual that broadcasts over the batch at run time still handled.
+/// </summary>
+public class NchwcLayoutTests
+{
+    private static Node Const(Graph g, int seed, params int[] shape) => g.Constant(Tensor.RandomNormal(seed, DType.Float32, 0, 0.3, shape));
+
+    private static float[] Run(Graph g, Node x, Node y, Tensor input)
+    {
+        Graph.Let(x, input);
+        using var machine = new TapeMachine(g, y);
+        machine.RunAll();
+        return y.Value!.ToArray<float>();
+    }
+
+    private static void AssertClose(float[] expected, float[] actual)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-4 * (1 + Math.Abs(expected[i])), $"element {i}: {actual[i]} vs {expected[i]}");
+    }
+
+    /// <summary>stem (RGB) → max-pool → conv → residual conv → depthwise → channel concat → global average pool → [N, 64].</summary>
+    private static (Graph G, Node X, Node Y) Network()
+    {
+        var g = new Graph();
+        var x = g.Input(DType.Float32, [-1, 3, 20, 18], "x");
+        var a = Relu(Conv2d(x, Const(g, 1, 16, 3, 3, 3), Const(g, 2, 16), strides: [2, 2], pads: [1, 1, 1, 1]));
+        var p = MaxPool2d(a, [3, 3], [2, 2], [1, 1, 1, 1]);
+        var b = Relu(Conv2d(p, Const(g, 3, 16, 16, 3, 3), Const(g, 4, 16), pads: [1, 1, 1, 1]));
+        var c = Relu(Add(Conv2d(b, Const(g, 5, 16, 16, 3, 3), Const(g, 6, 16), pads: [1, 1, 1, 1]), p));
+        var d = Relu(Conv2d(c, Const(g, 7, 16, 1, 3, 3), Const(g, 8, 16), pads: [1, 1, 1, 1], groups: 16));
+        var e = Concat(1, c, Conv2d(d, Const(g, 9, 48, 16, 1, 1)));
+        return (g, x, Mean(e, [2, 3]));
+    }
+
+    [Fact]
+    public void Network_gives_the_outputs_of_the_graph_as_built_and_converts_once()
+    {
+        var (g, x, y) = Network();
+        var input = Tensor.RandomNormal(11, DType.Float32, 0, 1, 2, 3, 20, 18);
+        var expected = Run(g, x, y, input);
+        var fused = InferenceFusion.Fuse(g, [y], out var fmap);
+        var blocked = NchwcLayout.Apply(fused, [fmap[y]], out var bmap);
+        AssertClose(expected, Run(blocked, bmap[fmap[x]], bmap[fmap[y]], input));
+        var ops = blocked.Nodes.Where(n => n.Kind == NodeKind.Operation).Select(n => n.Operation!.Name).ToList();
+        Assert.Equal(["NchwcConv+Relu", "NchwcMaxPool", "NchwcConv+Relu", "NchwcConv+Add+Relu", "NchwcDepthwiseConv+Relu", "NchwcConv", "Concat", "NchwcGlobalAveragePool"], ops);
+    }
+
+    [Fact]
+    public void Rewrites_of_the_same_constants_share_one_packing()
+    {
+        var (g, _, y) = Network();
+        var a = NchwcLayout.Apply(g, [y], out _);
+        var b = NchwcLayout.Apply(g, [y], out _);
+        var wa = a.Nodes.Select(n => n.Operation).OfType<NchwcConv2dOp>().Select(o => o.Weights).ToList();
+        var wb = b.Nodes.Select(n => n.Operation).OfType<NchwcConv2dOp>().Select(o => o.Weights).ToList();
+        Assert.Equal(4, wa.Count);
+        for (int i = 0; i < wa.Count; i++) Assert.Same(wa[i], wb[i]);
+    }
+
+    [Fact]
+    public void Residual_that_broadcasts_over_the_batch_at_run_time_is_still_added()
+    {
+        var g = new Graph();
+        var x = g.Input(DType.Float32, [-1, 5, 6, 6], "x");
+        var r = g.Input(DType.Float32, [-1, 20, 6, 6], "r");
+        var y = Relu(Add(Conv2d(x, Const(g, 1, 20, 5, 3, 3), Const(g, 2, 20), pads: [1, 1, 1, 1]), r));
+        var xv = Tensor.RandomNormal(3, DType.Float32, 0, 1, 3, 5, 6, 6);
+        var rv = Tensor.RandomNormal(4, DType.Float32, 0, 1, 1, 20, 6, 6);
+        Graph.Let(r, rv);
+        var expected = Run(g, x, y, xv);
+        var fused = InferenceFusion.Fuse(g, [y], out var fmap);
+        var blocked = NchwcLayout.Apply(fused, [fmap[y]], out var bmap);
+        Assert.Contains(blocked.Nodes, n => n.Operation is NchwcConv2dOp { HasResidual: true });
+        Graph.Let(bmap[fmap[r]], rv);
+        AssertClose(expected, Run(blocked, bmap[fmap[x]], bmap[fmap[y]], xv));
+    }
+
+    [Fact]
+    public void Blocked_input_of_the_wrong_channel_count_names_both_shapes()
+    {
+        var op = new FromNchwcOp(40);
+        var ex = Assert.Throws<ShapeMismatchException>(() => op.InferType([new TensorType(DType.Float32, [1, 2, 4, 4, 16])]));
+        Assert.Contains("(1, 2, 4, 4, 16)", ex.Message);
+        Assert.Contains("40 channels", ex.Message);
+    }
+}
