@@ -144,7 +144,7 @@ public static unsafe partial class Conv2dKernel
     internal static void For(int count, long workPerItem, Action<int> body)
     {
         if (count > 1 && Environment.ProcessorCount > 1 && count * workPerItem >= ParallelMinElements)
-            Parallel.For(0, count, body);
+            WorkerPool.For(count, body);
         else
             for (int i = 0; i < count; i++) body(i);
     }
