@@ -3,6 +3,8 @@
 //   ... MODEL.onnx --profile [--batches 1] [--reps N]   per-op time of the native executor (see Profile.cs)
 //   ... --unfused   also times the native engine without inference fusion (OnnxModel.Load(path, fuse: false)),
 //                   alternating with the other two, to measure what fusion buys under the same load
+//   ... --im2col    also times the native engine fused but without the channel-blocked layout
+//                   (OnnxModel.Load(path, blockedLayout: false): im2col + GEMM convolutions)
 // Prints per batch: median latency of each engine (after warm-up), the ratio native/ORT, and the largest
 // relative difference of the outputs (max |native − ort| / max |ort|).
 using System.Diagnostics;
@@ -16,7 +18,7 @@ var path = args[0];
 int[] batches = [1, 32];
 int threads = 2, reps = 0;
 const double WarmupSeconds = 3;   // least wall time spent warming up both engines before timing
-bool json = false, profile = false, withUnfused = false;
+bool json = false, profile = false, withUnfused = false, withIm2col = false;
 for (int i = 1; i < args.Length; i++)
 {
     switch (args[i])
@@ -27,6 +29,7 @@ for (int i = 1; i < args.Length; i++)
         case "--json": json = true; break;
         case "--profile": profile = true; break;
         case "--unfused": withUnfused = true; break;
+        case "--im2col": withIm2col = true; break;
     }
 }
 GemmKernel.MaxThreads = threads;
@@ -38,6 +41,7 @@ if (profile)
 using var native = OnnxModel.Load(path);
 using var ort = OrtModel.Load(path, threads);
 using var unfused = withUnfused ? OnnxModel.Load(path, fuse: false) : null;
+using var im2col = withIm2col ? OnnxModel.Load(path, blockedLayout: false) : null;
 var input = native.Inputs[0];
 var rows = new List<Dictionary<string, object>>();
 foreach (int batch in batches)
@@ -56,8 +60,8 @@ foreach (int batch in batches)
     // second of runs; timing earlier measures tier-0 code, not steady state), then alternate engines so both see
     // the same machine load.
     var warm = Stopwatch.StartNew();
-    for (int w = 0; w < 3 || warm.Elapsed.TotalSeconds < WarmupSeconds; w++) { native.Run(feed); ort.Run(feed); unfused?.Run(feed); }
-    var tn = new List<double>(); var to = new List<double>(); var tu = new List<double>();
+    for (int w = 0; w < 3 || warm.Elapsed.TotalSeconds < WarmupSeconds; w++) { native.Run(feed); ort.Run(feed); unfused?.Run(feed); im2col?.Run(feed); }
+    var tn = new List<double>(); var to = new List<double>(); var tu = new List<double>(); var ti = new List<double>();
     // Engines are timed in alternating blocks of runs with a pause between blocks, not run by run: ONNX Runtime's
     // worker threads spin-wait for a while after each Run and would take a core from whichever engine runs next
     // (measured: resnet18 batch 1 native 38 ms right after ORT runs, 29 ms on its own).
@@ -68,14 +72,17 @@ foreach (int batch in batches)
         TimeBlock(() => native.Run(feed), cnt, tn);
         TimeBlock(() => ort.Run(feed), cnt, to);
         if (unfused is not null) TimeBlock(() => unfused.Run(feed), cnt, tu);
+        if (im2col is not null) TimeBlock(() => im2col.Run(feed), cnt, ti);
     }
     double mn = Median(tn), mo = Median(to);
     var row = new Dictionary<string, object> { ["model"] = Path.GetFileNameWithoutExtension(path), ["batch"] = batch, ["threads"] = threads, ["native_ms"] = Math.Round(mn, 2),
         ["ort_ms"] = Math.Round(mo, 2), ["ratio"] = Math.Round(mn / mo, 2), ["max_rel_diff"] = maxDiff / Math.Max(maxRef, 1e-30), ["reps"] = n };
     if (unfused is not null) row["unfused_ms"] = Math.Round(Median(tu), 2);
+    if (im2col is not null) row["im2col_ms"] = Math.Round(Median(ti), 2);
     rows.Add(row);
     if (!json) Console.WriteLine($"{Path.GetFileName(path)} batch {batch}: native {mn:F2} ms, ORT {mo:F2} ms, ratio {mn / mo:F2}, max rel diff {maxDiff / maxRef:E2}"
-        + (unfused is null ? "" : $"; unfused native {Median(tu):F2} ms (fused/unfused {mn / Median(tu):F2})"));
+        + (unfused is null ? "" : $"; unfused native {Median(tu):F2} ms (fused/unfused {mn / Median(tu):F2})")
+        + (im2col is null ? "" : $"; im2col native {Median(ti):F2} ms (blocked/im2col {mn / Median(ti):F2})"));
 }
 if (json) Console.WriteLine(JsonSerializer.Serialize(rows));
 return 0;
