@@ -13,6 +13,9 @@ namespace Tessera.Graphs;
 /// <item>Depthwise convolutions (groups = C = K) with constant weights → <see cref="NchwcDepthwiseConv2dOp"/>.</item>
 /// <item>Max pooling of a blocked value → <see cref="NchwcMaxPoolOp"/>.</item>
 /// <item>Mean over H and W of a blocked value → <see cref="NchwcGlobalAveragePoolOp"/> (its result is plain).</item>
+/// <item>Elementwise unary ops with a finite value at 0 (Relu, Sigmoid, HardSwish, Clip …) of a blocked value, and
+/// Add/Sub/Mul of a blocked value with a same-channel 4-D tensor broadcast over N, H, W (residuals,
+/// squeeze-and-excitation scales): the same op on the blocked tensors.</item>
 /// <item>Concat along channels of blocked values whose channel counts are multiples of 16 → Concat of the blocks.</item>
 /// </list>
 /// Everything else is copied unchanged. Results agree with the source graph within float rounding (the direct
@@ -109,6 +112,12 @@ public static class NchwcLayout
                 case MeanOp m when ins[0].Rank == 4 && _blocked.TryGetValue(ins[0], out var bm) && m.ResolveAxes(4).SequenceEqual([2, 3]):
                     _plain[node] = Graph.Apply(new NchwcGlobalAveragePoolOp(bm.Channels, m.KeepDims), bm.Node);
                     return;
+                case Operation u when ins.Count == 1 && ZeroSafeUnary(u) && node.DType == DType.Float32 && _blocked.TryGetValue(ins[0], out var bu):
+                    _blocked[node] = (Graph.Apply(u, bu.Node), bu.Channels);
+                    return;
+                case AddOp or SubOp or MulOp when ChannelBinary(node) is { } channels:
+                    _blocked[node] = (Graph.Apply(node.Operation!, Blocked(ins[0], channels), Blocked(ins[1], channels)), channels);
+                    return;
                 case ConcatOp cat when ChannelConcat(node, cat) is { } parts:
                     _blocked[node] = (Graph.Apply(new ConcatOp(1), [.. parts.Select(p => p.Node)]), parts.Sum(p => p.Channels));
                     return;
@@ -149,6 +158,37 @@ public static class NchwcLayout
             Node[] ins = residual is null ? [x] : [x, Blocked(residual, k)];
             _blocked[node] = (Graph.Apply(new NchwcConv2dOp(window, weights, residual is not null, epilogue), ins), k);
         }
+
+        /// <summary>
+        /// Elementwise ops that can run on the blocked tensor as is: f(0) must be finite, because a convolution reads
+        /// the padding channels (multiplying them by zero weights, which only a NaN or infinity survives).
+        /// </summary>
+        private static bool ZeroSafeUnary(Operation op) => op switch
+        {
+            LogOp or ReciprocalOp => false,
+            MathOp m => m.Function != MathFunction.Acosh,
+            FloatUnaryOp or NumericUnaryOp or ClipOp => true,
+            _ => false,
+        };
+
+        /// <summary>
+        /// The channel count when an Add/Sub/Mul has a blocked operand and both are 4-D with the same channels and
+        /// batch and spatial sizes equal or 1 (a residual, a squeeze-and-excitation scale): blocked tensors
+        /// broadcast over N, H and W exactly as NCHW ones do. Else null.
+        /// </summary>
+        private int? ChannelBinary(Node node)
+        {
+            var (a, b) = (node.Inputs[0], node.Inputs[1]);
+            if (node.DType != DType.Float32 || a.Rank != 4 || b.Rank != 4 || node.Rank != 4) return null;
+            if (!_blocked.ContainsKey(a) && !_blocked.ContainsKey(b)) return null;
+            int c = node.Shape[1];
+            if (c <= 0 || a.Shape[1] != c || b.Shape[1] != c) return null;
+            foreach (int axis in new[] { 0, 2, 3 })
+                if (!SizeOrOne(a.Shape[axis], node.Shape[axis]) || !SizeOrOne(b.Shape[axis], node.Shape[axis])) return null;
+            return c;
+        }
+
+        private static bool SizeOrOne(int d, int full) => d == full || d == 1;
 
         /// <summary>The blocked parts of a channel concat whose parts are all blocked, multiples of 16 channels; else null.</summary>
         private List<(Node Node, int Channels)>? ChannelConcat(Node node, ConcatOp cat)

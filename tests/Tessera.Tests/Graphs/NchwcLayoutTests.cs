@@ -56,6 +56,27 @@ public class NchwcLayoutTests
     }
 
     [Fact]
+    public void Activations_residuals_and_channel_scales_stay_blocked()
+    {
+        // conv → sigmoid (conv output used twice, so not fused) → squeeze-and-excitation scale (Mul by [N, C, 1, 1])
+        // → + the conv output (a residual add the fusion does not take) → conv; Log would make the padding channels
+        // infinite, so it must leave the blocked layout.
+        var g = new Graph();
+        var x = g.Input(DType.Float32, [-1, 20, 9, 9], "x");
+        var c = Conv2d(x, Const(g, 1, 24, 20, 3, 3), Const(g, 2, 24), pads: [1, 1, 1, 1]);
+        var s = Sigmoid(c);
+        var se = Sigmoid(Mean(s, [2, 3], keepDims: true));
+        var y = Conv2d(Add(Mul(s, se), c), Const(g, 3, 8, 24, 1, 1));
+        var z = Log(Add(Abs(y), g.Constant(1, DType.Float32)));
+        var input = Tensor.RandomNormal(12, DType.Float32, 0, 1, 2, 20, 9, 9);
+        var expected = Run(g, x, z, input);
+        var blocked = NchwcLayout.Apply(g, [z], out var map);
+        AssertClose(expected, Run(blocked, map[x], map[z], input));
+        var ops = blocked.Nodes.Where(n => n.Kind == NodeKind.Operation).Select(n => n.Operation!.Name).ToList();
+        Assert.Equal(["ToNchwc", "NchwcConv", "Sigmoid", "NchwcGlobalAveragePool", "Sigmoid", "ToNchwc", "Mul", "Add", "NchwcConv", "Abs", "FromNchwc", "Add", "Log"], ops);
+    }
+
+    [Fact]
     public void Rewrites_of_the_same_constants_share_one_packing()
     {
         var (g, _, y) = Network();
