@@ -43,7 +43,9 @@ public static unsafe partial class Conv2dKernel
     /// </summary>
     private static int ChunkImages(in Conv2dGeometry g, int crs, int p, long colBudget)
     {
-        if (IsPointwise(g) && p >= PointwiseDirectMinPixels) return 1;
+        // The 1×1 kernel reads each image in place: no reason to copy small planes side by side (double keeps the
+        // GEMM then, one image at a time, which is still correct).
+        if (IsPointwise(g) && (p >= PointwiseDirectMinPixels || PointwiseKernelTakes(g))) return 1;
         long perImage = Math.Max(1L, (long)crs * p);
         long nb = colBudget / perImage;
         return (int)Math.Clamp(nb, 1L, Math.Max(1L, g.N));
