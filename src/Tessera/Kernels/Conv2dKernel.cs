@@ -142,11 +142,15 @@ public static unsafe partial class Conv2dKernel
         if (hi < lo) hi = lo;
     }
 
-    /// <summary>Runs body(0..count-1), in parallel when there is enough work and more than one core.</summary>
+    /// <summary>
+    /// Runs body(0..count-1), in parallel when there is enough work and more than one core: on at most
+    /// <see cref="GemmKernel.MaxThreads"/> threads of the persistent <see cref="KernelThreads"/> pool.
+    /// </summary>
     internal static void For(int count, long workPerItem, Action<int> body)
     {
-        if (count > 1 && Environment.ProcessorCount > 1 && count * workPerItem >= ParallelMinElements)
-            Parallel.For(0, count, body);
+        int threads = Math.Min(GemmKernel.MaxThreads, Environment.ProcessorCount);
+        if (count > 1 && threads > 1 && count * workPerItem >= ParallelMinElements)
+            KernelThreads.For(count, threads, body);
         else
             for (int i = 0; i < count; i++) body(i);
     }
