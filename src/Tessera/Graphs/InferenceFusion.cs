@@ -12,6 +12,7 @@ namespace Tessera.Graphs;
 /// imported as a multiply-add): folded into the weights and bias.</item>
 /// <item>Conv2d + r, r a tensor of the convolution's shape (a residual branch): <see cref="FusedConv2dOp"/> adds r.</item>
 /// <item>Relu or Clip(min, max) of a convolution (fused or not): the fused op applies it.</item>
+/// <item>MatMul by a matrix, + a per-column constant (ONNX Gemm's bias), then Relu or Clip: <see cref="FusedLinearOp"/>.</item>
 /// </list>
 /// Activations and residuals are applied with the same primitives in the same order as the separate ops, so those
 /// fusions are exact; weight folding rounds differently (within float rounding of the unfused graph).
@@ -104,6 +105,10 @@ public static class InferenceFusion
                 return Build(g, conv, ConvEpilogue.Relu);
             case ClipOp clip when Open(ins[0], singleUse) is { } conv:
                 return Build(g, conv, ConvEpilogue.Clip(clip.Min ?? double.NegativeInfinity, clip.Max ?? double.PositiveInfinity));
+            case ReluOp when OpenLinear(ins[0], singleUse) is { } linear:
+                return BuildLinear(g, linear, ConvEpilogue.Relu);
+            case ClipOp clip when OpenLinear(ins[0], singleUse) is { } linear:
+                return BuildLinear(g, linear, ConvEpilogue.Clip(clip.Min ?? double.NegativeInfinity, clip.Max ?? double.PositiveInfinity));
             case AddOp:
                 // Prefer the later convolution when both operands are one: the earlier one's value is then ready.
                 foreach (int i in ins[1].Id > ins[0].Id ? [1, 0] : new[] { 0, 1 })
@@ -114,6 +119,12 @@ public static class InferenceFusion
                         return Build(g, conv with { Bias = FoldedBias(g, conv, null, shift) }, ConvEpilogue.None);
                     if (other.Kind != NodeKind.Constant && other.Shape.AsSpan().SequenceEqual(ins[i].Shape))
                         return Build(g, conv with { Residual = other }, ConvEpilogue.None);
+                }
+                for (int i = 0; i < 2; i++)
+                {
+                    if (OpenLinear(ins[i], singleUse) is not { Bias: null } linear) continue;
+                    if (ColumnBias(g, ins[1 - i], ins[i], linear.W.Shape[1]) is { } columnBias)
+                        return BuildLinear(g, linear with { Bias = columnBias }, ConvEpilogue.None);
                 }
                 break;
             case MulOp:
@@ -189,6 +200,42 @@ public static class InferenceFusion
         for (int i = 0; i < k; i++) v[i] = t.GetDouble(channels == 1 ? 0 : i);
         return v;
     }
+
+    /// <summary>A matrix product still open to fusion (no activation yet): x · w [+ bias], w a matrix.</summary>
+    private sealed record OpenLinearProduct(Node X, Node W, Node? Bias);
+
+    private static OpenLinearProduct? OpenLinear(Node n, HashSet<Node> singleUse)
+    {
+        if (!singleUse.Contains(n) || n.DType is not (DType.Float32 or DType.Float64)) return null;
+        var ins = n.Inputs;
+        return n.Operation switch
+        {
+            MatMulOp when ins[1].Rank == 2 => new OpenLinearProduct(ins[0], ins[1], null),
+            FusedLinearOp f when f.Activation.Activation == ConvActivation.None => new OpenLinearProduct(ins[0], ins[1], f.HasBias ? ins[2] : null),
+            _ => null,
+        };
+    }
+
+    /// <summary>
+    /// A constant that, added to <paramref name="product"/>, only adds a value per column (shape [n], [1, n], [1] ...,
+    /// no higher rank than the product, so the sum keeps the product's shape) — as a new [n] constant; else null.
+    /// </summary>
+    private static Node? ColumnBias(Graph g, Node c, Node product, int n)
+    {
+        if (c.Kind != NodeKind.Constant || c.DType != product.DType || c.Rank > product.Rank || n < 0) return null;
+        var t = c.Value!;
+        for (int d = 0; d < t.Rank - 1; d++)
+            if (t.Shape[d] != 1) return null;
+        int last = t.Rank == 0 ? 1 : t.Shape[^1];
+        if (last != n && last != 1) return null;
+        if (t.Rank == 1 && last == n) return c;
+        var b = Tensor.Empty(c.DType, n);
+        for (int j = 0; j < n; j++) b.SetDouble(j, t.GetDouble(last == 1 ? 0 : j));
+        return g.Constant(b);
+    }
+
+    private static Node BuildLinear(Graph g, OpenLinearProduct p, ConvEpilogue activation) =>
+        g.Apply(new FusedLinearOp(p.Bias is not null, activation), p.Bias is null ? [p.X, p.W] : [p.X, p.W, p.Bias]);
 
     private static Node Build(Graph g, OpenConv c, ConvEpilogue epilogue)
     {

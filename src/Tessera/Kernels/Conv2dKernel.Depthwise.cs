@@ -20,8 +20,11 @@ public static unsafe partial class Conv2dKernel
         g.R == 1 && g.S == 1 && g.StrideH == 1 && g.StrideW == 1 &&
         g.PadTop == 0 && g.PadLeft == 0 && g.PadBottom == 0 && g.PadRight == 0;
 
-    /// <summary>Depthwise forward; the epilogue (residual, activation) runs on each output plane right after it is computed.</summary>
-    private static void DepthwiseForward<T>(in Conv2dGeometry g, ReadOnlySpan<T> x, ReadOnlySpan<T> w, ReadOnlySpan<T> bias,
+    /// <summary>
+    /// The row-by-row depthwise forward (before the phase-plane kernel): kernels with more taps than
+    /// <see cref="MaxRowTaps"/>, and the reference the phase-plane kernel is tested against.
+    /// </summary>
+    internal static void DepthwiseForwardByRows<T>(in Conv2dGeometry g, ReadOnlySpan<T> x, ReadOnlySpan<T> w, ReadOnlySpan<T> bias,
         ReadOnlySpan<T> residual, in ConvEpilogue epilogue, Span<T> y)
         where T : unmanaged, IFloatingPointIeee754<T>
     {

@@ -144,6 +144,13 @@ public static unsafe partial class Conv2dKernel
                         T* xg = x + ((long)i * c + gi * cg) * hw;
                         T* yg = y + ((long)i * k + gi * kg) * p;
                         T* rg = residual == null ? null : residual + ((long)i * k + gi * kg) * p;
+                        if (direct && UsePointwiseKernel<T>(g))
+                        {
+                            // Register-blocked 1×1 kernel: whole image, epilogue in registers (Conv2dKernel.Pointwise.cs).
+                            PointwiseForward((float*)xg, (float*)(w + (long)gi * kg * crs), hasBias ? (float*)(bias + gi * kg) : null,
+                                (float*)rg, ep, (float*)yg, cg, kg, p);
+                            continue;
+                        }
                         var wg = new ReadOnlySpan<T>(w + (long)gi * kg * crs, kg * crs);
                         for (int j0 = 0; j0 < p; j0 += block)
                         {

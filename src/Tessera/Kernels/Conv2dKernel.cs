@@ -43,7 +43,9 @@ public static unsafe partial class Conv2dKernel
     /// </summary>
     private static int ChunkImages(in Conv2dGeometry g, int crs, int p, long colBudget)
     {
-        if (IsPointwise(g) && p >= PointwiseDirectMinPixels) return 1;
+        // The 1×1 kernel reads each image in place: no reason to copy small planes side by side (double keeps the
+        // GEMM then, one image at a time, which is still correct).
+        if (IsPointwise(g) && (p >= PointwiseDirectMinPixels || PointwiseKernelTakes(g))) return 1;
         long perImage = Math.Max(1L, (long)crs * p);
         long nb = colBudget / perImage;
         return (int)Math.Clamp(nb, 1L, Math.Max(1L, g.N));
@@ -140,11 +142,15 @@ public static unsafe partial class Conv2dKernel
         if (hi < lo) hi = lo;
     }
 
-    /// <summary>Runs body(0..count-1), in parallel when there is enough work and more than one core.</summary>
+    /// <summary>
+    /// Runs body(0..count-1), in parallel when there is enough work and more than one core: on at most
+    /// <see cref="GemmKernel.MaxThreads"/> threads of the persistent <see cref="KernelThreads"/> pool.
+    /// </summary>
     internal static void For(int count, long workPerItem, Action<int> body)
     {
-        if (count > 1 && Environment.ProcessorCount > 1 && count * workPerItem >= ParallelMinElements)
-            WorkerPool.For(count, body);
+        int threads = Math.Min(GemmKernel.MaxThreads, Environment.ProcessorCount);
+        if (count > 1 && threads > 1 && count * workPerItem >= ParallelMinElements)
+            KernelThreads.For(count, threads, body);
         else
             for (int i = 0; i < count; i++) body(i);
     }

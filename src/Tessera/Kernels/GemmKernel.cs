@@ -154,7 +154,7 @@ public static partial class GemmKernel
         var t = tiling;
         int next = -1;
         int workers = Math.Min(threads, tasks);
-        WorkerPool.For(workers, _ =>
+        KernelThreads.For(workers, workers, _ =>
         {
             int idx;
             while ((idx = Interlocked.Increment(ref next)) < tasks)
@@ -198,7 +198,7 @@ public static partial class GemmKernel
         for (int i = 0; i < partials.Length; i++) partials[i] = GC.AllocateUninitializedArray<T>(m * n, pinned: true);
         nint pa = (nint)a, pb = (nint)b, pc = (nint)c, pp = (nint)packedA;
         var t = tiling;
-        WorkerPool.For(parts, part =>
+        KernelThreads.For(parts, parts, part =>
         {
             Split(k, parts, t.KC, part, out int k0, out int k1);
             if (k1 <= k0) return;   // cannot happen while kBlocks >= parts, but keeps the partial defined

@@ -81,8 +81,20 @@ public static class MatMulKernel
         }
     }
 
-    private static void Gemm<T>(bool ta, bool tb, int m, int n, int k, Span<T> a, int lda, Span<T> b, int ldb, Span<T> c) where T : unmanaged
+    private static unsafe void Gemm<T>(bool ta, bool tb, int m, int n, int k, Span<T> a, int lda, Span<T> b, int ldb, Span<T> c) where T : unmanaged
     {
+        if (m <= GemvKernel.MaxRows && !ta && (long)n * k >= GemmKernel.SmallThreshold)
+        {
+            // A few rows times a large matrix (a classifier head at batch 1): read B once in place, no packing.
+            if ((long)(m - 1) * lda + k > a.Length || (tb ? (long)(n - 1) * ldb + k : (long)(k - 1) * ldb + n) > b.Length || (long)m * n > c.Length)
+                throw new ArgumentException("MatMul operand spans are shorter than their shapes.");
+            fixed (T* pa = a, pb = b, pc = c)
+            {
+                if (typeof(T) == typeof(float)) GemvKernel.Run(m, n, k, (float*)pa, lda, tb, (float*)pb, ldb, (float*)pc, n);
+                else GemvKernel.Run(m, n, k, (double*)pa, lda, tb, (double*)pb, ldb, (double*)pc, n);
+            }
+            return;
+        }
         if (typeof(T) == typeof(float))
             GemmKernel.Sgemm(ta, tb, m, n, k, 1f, MemoryMarshal.Cast<T, float>(a), lda, MemoryMarshal.Cast<T, float>(b), ldb, 0f, MemoryMarshal.Cast<T, float>(c), n);
         else
