@@ -13,7 +13,7 @@ internal static class InferenceConvBenchmark
     public static int Run(string[] args)
     {
         int n = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 1;
-        Console.WriteLine($"layer (count)                 conv ms  GFLOP/s   GEMM ms  GFLOP/s  nchwc ms  GFLOP/s  +reorders ms   m×n×k; {Environment.ProcessorCount} threads, batch {n}");
+        Console.WriteLine($"layer (count)                 conv ms  GFLOP/s   GEMM ms  GFLOP/s  nchwc ms  GFLOP/s  GFLOP/cpu-s  +reorders ms   m×n×k; {Environment.ProcessorCount} threads, batch {n}");
         double total = 0;
         total += Layer("conv1 7x7/2 3->64 (1)", 1, new Conv2dGeometry(n, 3, 224, 224, 64, 7, 7, 2, 2, 3, 3, 3, 3));
         total += Layer("l1 3x3 64->64 (4)", 4, new Conv2dGeometry(n, 64, 56, 56, 64, 3, 3, 1, 1, 1, 1, 1, 1));
@@ -57,17 +57,24 @@ internal static class InferenceConvBenchmark
         var nw = new NchwcWeights(g.K, g.C, g.R, g.S, w, b, g.C > NchwcConv.MaxPlainInputChannels);
         var xb = new float[(long)g.N * NchwcConv.Blocks(g.C) * g.H * g.W * 16];
         var yb = new float[(long)g.N * NchwcConv.Blocks(g.K) * p * 16];
-        double direct, withReorders;
+        double direct, withReorders, directCpu;
         unsafe
         {
             fixed (float* px = nw.BlockedInput ? xb : x, py = yb)
             {
                 nint ax = (nint)px, ay = (nint)py;
                 direct = Timing.MedianMs(() => NchwcConv.Forward(g, nw, (float*)ax, null, ConvEpilogue.Relu, (float*)ay), 21, 20);
+                // Process CPU time per call: steadier than wall time on a shared machine (with
+                // DOTNET_PROCESSOR_COUNT=1 it is the kernel's own single-thread cost).
+                var proc = System.Diagnostics.Process.GetCurrentProcess();
+                var cpu0 = proc.TotalProcessorTime;
+                for (int i = 0; i < 21; i++) NchwcConv.Forward(g, nw, (float*)ax, null, ConvEpilogue.Relu, (float*)ay);
+                proc.Refresh();
+                directCpu = (proc.TotalProcessorTime - cpu0).TotalMilliseconds / 21;
             }
         }
         withReorders = Timing.MedianMs(() => NchwcConv.ForwardNchw(g, nw, x, default, ConvEpilogue.Relu, y), 21, 20);
-        Console.WriteLine($"{name,-28} {conv,8:F3} {flop / conv / 1e6,8:F0}  {gemm,8:F3} {flop / gemm / 1e6,8:F0}  {direct,8:F3} {flop / direct / 1e6,8:F0}  {withReorders,8:F3}   {g.K}×{g.N * p}×{crs}");
+        Console.WriteLine($"{name,-28} {conv,8:F3} {flop / conv / 1e6,8:F0}  {gemm,8:F3} {flop / gemm / 1e6,8:F0}  {direct,8:F3} {flop / direct / 1e6,8:F0} {flop / directCpu / 1e6,8:F0} {withReorders,8:F3}   {g.K}×{g.N * p}×{crs}");
         Totals[0] += conv * count; Totals[1] += gemm * count; Totals[2] += direct * count; Totals[3] += withReorders * count;
         return conv * count;
     }

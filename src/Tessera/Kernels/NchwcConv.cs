@@ -176,6 +176,18 @@ public static unsafe partial class NchwcConv
         long at = ((long)oh * g.OutW + ow) * Block;
         a.Y = y + at;
         a.Residual = residual == null ? null : residual + at;
+        if (a.InBlock == 1 && a.Cols > 1)
+        {
+            // Plain input (one channel per block): the kernel columns are consecutive in the packed weights
+            // exactly like the channels of a block, so walk them as the innermost loop (7 iterations for an
+            // RGB 7×7 stem instead of a loop of 1 inside a loop of 7).
+            var run = a;
+            run.InBlock = a.Cols;
+            run.ChannelStep = a.ColStep;
+            run.Cols = 1;
+            RunTile(f, count, run);
+            return;
+        }
         RunTile(f, count, a);
     }
 
