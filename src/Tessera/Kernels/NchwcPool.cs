@@ -34,7 +34,7 @@ public static unsafe class NchwcPool
                 for (int r = rLo; r < rHi; r++)
                 {
                     float* row = xp + ((long)(ih0 + r) * geo.W + iw0) * B;
-                    for (int s = sLo; s < sHi; s++) m = Vector512.Max(m, Vector512.Load(row + s * B));
+                    for (int s = sLo; s < sHi; s++) m = Vector512.MaxNative(Vector512.Load(row + s * B), m);   // one vmaxps (Max adds NaN fix-ups)
                 }
                 m.Store(yr + ow * B);
             }

@@ -176,3 +176,51 @@ public class NchwcDepthwiseTests
             Assert.True(Math.Abs(y[i] - expected[i]) <= 1e-5f, $"y[{i}] = {y[i]}, NCHW kernel {expected[i]}");
     }
 }
+
+/// <summary>Blocked max and global average pooling against the NCHW kernels.</summary>
+public class NchwcPoolTests
+{
+    [Theory]
+    [InlineData(20, 13, 11, 3, 2, 0, 0, 1, 1)]   // ceil mode as extra end padding (squeezenet)
+    [InlineData(64, 12, 12, 3, 2, 1, 1, 1, 1)]   // resnet stem pool
+    [InlineData(5, 7, 9, 2, 2, 0, 0, 0, 0)]
+    public unsafe void Max_pool_matches_the_nchw_kernel(int c, int h, int w, int k, int stride, int padTop, int padLeft, int padBottom, int padRight)
+    {
+        var g = new Conv2dGeometry(2, c, h, w, c, k, k, stride, stride, padTop, padLeft, padBottom, padRight);
+        var rng = new Random(c + h);
+        var x = new float[2 * c * h * w];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
+        int p = g.OutH * g.OutW;
+        var expected = new float[2 * c * p];
+        Pool2dKernel.MaxForward<float>(g, x, expected);
+        int cb = NchwcConv.Blocks(c);
+        var xb = new float[2 * cb * h * w * 16];
+        var yb = new float[2 * cb * p * 16];
+        var y = new float[expected.Length];
+        fixed (float* px = x, pxb = xb, pyb = yb, py = y)
+        {
+            NchwcConv.ToBlocked(px, 2, c, h * w, pxb);
+            NchwcPool.MaxForward(g, pxb, pyb);
+            NchwcConv.FromBlocked(pyb, 2, c, p, py);
+        }
+        Assert.Equal(expected, y);
+    }
+
+    [Fact]
+    public unsafe void Global_average_matches_the_mean_of_each_plane()
+    {
+        int n = 2, c = 21, hw = 49;
+        var rng = new Random(3);
+        var x = new float[n * c * hw];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)rng.NextDouble();
+        var xb = new float[n * NchwcConv.Blocks(c) * hw * 16];
+        var y = new float[n * c];
+        fixed (float* px = x, pxb = xb, py = y)
+        {
+            NchwcConv.ToBlocked(px, n, c, hw, pxb);
+            NchwcPool.GlobalAverage(pxb, n, c, hw, py);
+        }
+        for (int i = 0; i < n * c; i++)
+            Assert.Equal(x.AsSpan(i * hw, hw).ToArray().Average(), y[i], 5);
+    }
+}
