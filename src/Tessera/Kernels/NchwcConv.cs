@@ -28,8 +28,13 @@ public static unsafe partial class NchwcConv
     /// <summary>Output pixels per tile along a row.</summary>
     private const int TilePixels = 6;
 
-    /// <summary>Bytes of packed weights one pass over the channel blocks may touch: about a quarter of an L2.</summary>
-    private const long WeightChunkBytes = 256 * 1024;
+    /// <summary>
+    /// Bytes of packed weights one pass over the channel blocks may touch (default 128 KiB, an eighth of an
+    /// L2): the accumulators go back to the output between passes, the chunk stays in L2 for all the rows of a pass.
+    /// Settable for tuning (TESSERA_NCHWC_CHUNK_BYTES in the environment at start-up).
+    /// </summary>
+    public static long WeightChunkBytes { get; set; } =
+        long.TryParse(Environment.GetEnvironmentVariable("TESSERA_NCHWC_CHUNK_BYTES"), out long v) && v > 0 ? v : 128 * 1024;
 
     /// <summary>Whether the hardware runs Vector512 natively (AVX-512); elsewhere the im2col path is faster.</summary>
     public static bool IsAccelerated => Vector512.IsHardwareAccelerated;
