@@ -57,6 +57,7 @@ wrk_point() { # script url conns
 }
 h2_point() { # conns
   local n=$(( $1 * 400 > 4000 ? $1 * 400 : 4000 ))
+  rm -f "$out/h2.log"  # h2load appends to its log file: without this a point's percentiles include earlier points
   h2load -D $secs -c $1 -m 1 -t $(( $1 < 2 ? 1 : 2 )) -H 'content-type: application/grpc' -H 'te: trailers' -d "$out/simple.grpc" \
     --log-file "$out/h2.log" "http://127.0.0.1:$GRPC/inference.GRPCInferenceService/ModelInfer" > "$out/h2.txt"
   local q=$(awk '/^finished in/ { gsub(",", "", $4); print $4 }' "$out/h2.txt")
