@@ -153,6 +153,47 @@ public sealed class BadInputTests(SharedServer shared) : IClassFixture<SharedSer
         await AssertStillServing();
     }
 
+    [Fact]
+    public async Task Grpc_bad_names_unknown_versions_and_bad_bytes_lengths_are_refused()
+    {
+        var client = new GRPCInferenceService.GRPCInferenceServiceClient(S.Grpc);
+        var e = await Assert.ThrowsAsync<RpcException>(() => client.ModelInferAsync(GrpcProtocolTests.SimpleRaw("a/b", new int[16], new int[16])).ResponseAsync);
+        Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
+        Assert.Contains("invalid model name", e.Status.Detail);
+        e = await Assert.ThrowsAsync<RpcException>(() => client.ModelMetadataAsync(new ModelMetadataRequest { Name = "..%2Fsimple" }).ResponseAsync);
+        Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
+
+        var versioned = GrpcProtocolTests.SimpleRaw("simple", new int[16], new int[16]);
+        versioned.ModelVersion = "9";
+        e = await Assert.ThrowsAsync<RpcException>(() => client.ModelInferAsync(versioned).ResponseAsync);
+        Assert.Equal(StatusCode.NotFound, e.StatusCode);
+        Assert.Contains("9", e.Status.Detail);
+
+        // BYTES raw contents whose first length prefix (200) runs past its 5 bytes.
+        var bytes = new ModelInferRequest { ModelName = "simple_string" };
+        foreach (var name in new[] { "INPUT0", "INPUT1" })
+        {
+            bytes.Inputs.Add(new ModelInferRequest.Types.InferInputTensor { Name = name, Datatype = "BYTES", Shape = { 1, 16 } });
+            bytes.RawInputContents.Add(ByteString.CopyFrom(200, 0, 0, 0, 49));
+        }
+        e = await Assert.ThrowsAsync<RpcException>(() => client.ModelInferAsync(bytes).ResponseAsync);
+        Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
+        Assert.Contains("BYTES", e.Status.Detail, StringComparison.OrdinalIgnoreCase);
+        await AssertStillServing();
+    }
+
+    [Theory]
+    [InlineData("v2/repository/models/..%2F..%2Fetc/load")]
+    [InlineData("v2/repository/models/a%2Fb/unload")]
+    [InlineData("v2/repository/models/..hidden/load")]
+    public async Task Repository_api_refuses_bad_model_names(string path)
+    {
+        var (code, json) = await S.PostJsonAsync(path, "{}");
+        Assert.True(code == HttpStatusCode.BadRequest, $"{path}: {(int)code} {json}");
+        Assert.Contains("invalid model name", json.GetProperty("error").GetString());
+        await AssertStillServing();
+    }
+
     private async Task AssertStillServing()
     {
         var a = string.Join(",", Enumerable.Range(0, 16));
