@@ -154,6 +154,19 @@ public sealed class BadInputTests(SharedServer shared) : IClassFixture<SharedSer
     }
 
     [Fact]
+    public async Task Grpc_message_over_the_size_limit_is_refused_and_the_server_keeps_serving()
+    {
+        await using var s = await TestServer.StartAsync(o => o.GrpcMaxMessageBytes = 64 << 10);
+        var client = new GRPCInferenceService.GRPCInferenceServiceClient(s.Grpc);
+        var request = GrpcProtocolTests.SimpleRaw("simple", new int[16], new int[16]);
+        request.RawInputContents[0] = ByteString.CopyFrom(new byte[100_000]);
+        var e = await Assert.ThrowsAsync<RpcException>(() => client.ModelInferAsync(request).ResponseAsync);
+        Assert.Equal(StatusCode.ResourceExhausted, e.StatusCode);
+        var ok = await client.ModelInferAsync(GrpcProtocolTests.SimpleRaw("simple", [.. Enumerable.Range(0, 16)], new int[16]));
+        Assert.Equal(15, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, int>(ok.RawOutputContents[0].Span)[15]);
+    }
+
+    [Fact]
     public async Task Grpc_bad_names_unknown_versions_and_bad_bytes_lengths_are_refused()
     {
         var client = new GRPCInferenceService.GRPCInferenceServiceClient(S.Grpc);
