@@ -7,6 +7,8 @@
 //                                (default 0: all N at once)
 //   batch-gain MODEL.onnx THREADS REPS 1,4,8,16   per-image latency of the serving backends (native, ORT) by batch size,
 //                                batch sizes and engines interleaved within each repetition so both see the same load
+//   json-decode BODY.json REPS   ms per decode of an OIP JSON request: the server's OipJson.ParseRequest vs the
+//                                peer's JsonDocument + GetSingle loop (single thread)
 //   grpc-body OUT [MODEL:INPUT:SHAPE]  a gRPC-framed ModelInferRequest (raw contents) for h2load: `simple`, or
 //                                one random FP32 input of SHAPE (e.g. resnet18:input:1,3,224,224)
 using System.Buffers.Binary;
@@ -30,6 +32,7 @@ switch (args[0])
     case "peer": Peer(int.Parse(args[1]), args[2], spin: !(args.Length > 3 && args[3] == "nospin")); break;
     case "inproc": InProcess(args[1], int.Parse(args[2]), double.Parse(args[3]), args.Length > 4 ? int.Parse(args[4]) : 1,
         args.Length > 5 ? int.Parse(args[5]) : 0); break;
+    case "json-decode": JsonDecode(args[1], int.Parse(args[2])); break;
     case "grpc-body": GrpcBody(args[1], args.Length > 2 ? args[2] : null); break;
     case "batch-gain": BatchGain(args[1], int.Parse(args[2]), int.Parse(args[3]), [.. args[4].Split(',').Select(int.Parse)]); break;
     default: Console.Error.WriteLine("usage: peer PORT MODEL | inproc MODEL_DIR N SECONDS [BATCH] | grpc-body OUT"); return 2;
@@ -207,6 +210,30 @@ static void BatchGain(string model, int threads, int reps, int[] batches)
         Console.WriteLine($"{name}: " + string.Join("  ", batches.Select(b => $"b{b} {Median(times[name][b]):F1} ({one / Median(times[name][b]):F2}x)")));
         backend.Dispose();
     }
+}
+
+static void JsonDecode(string path, int reps)
+{
+    byte[] body = File.ReadAllBytes(path);
+    var server = new List<double>();
+    var peer = new List<double>();
+    for (int r = 0; r < reps; r++)
+    {
+        long t0 = Stopwatch.GetTimestamp();
+        var request = OipJson.ParseRequest(body, null, "m", null);
+        server.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
+        t0 = Stopwatch.GetTimestamp();
+        using (var doc = JsonDocument.Parse(body))
+            foreach (var input in doc.RootElement.GetProperty("inputs").EnumerateArray())
+            {
+                var dst = new float[input.GetProperty("data").GetArrayLength()];
+                int i = 0;
+                foreach (var e in input.GetProperty("data").EnumerateArray()) dst[i++] = e.GetSingle();
+            }
+        peer.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
+        GC.KeepAlive(request);
+    }
+    Console.WriteLine($"{body.Length} bytes: server OipJson.ParseRequest median {Median(server):F2} ms, peer loop median {Median(peer):F2} ms");
 }
 
 static double Median(List<double> v) { v.Sort(); return v[v.Count / 2]; }

@@ -7,14 +7,14 @@ using Tessera.Serving.Grpc.Inference;
 namespace Tessera.Serving.Tests;
 
 /// <summary>"The server never crashes or leaks" on bad input: thousands of refused requests of every kind leave
-/// process memory where it was, and the server still answers correctly afterwards.</summary>
+/// the managed heap where it was (and the working set roughly so), and the server still answers correctly after.</summary>
 [Collection("serial")]
 public sealed class RefusalLeakTests
 {
     private static readonly string Ones = string.Join(",", Enumerable.Repeat(1, 16));
 
     [Fact]
-    public async Task Thousands_of_refused_requests_grow_process_memory_by_at_most_five_percent()
+    public async Task Thousands_of_refused_requests_leave_the_managed_heap_where_it_was()
     {
         await using var s = await TestServer.StartAsync(o => { o.WatchRepository = false; o.MaxRequestBodyBytes = 64 << 10; });
         var grpc = new GRPCInferenceService.GRPCInferenceServiceClient(s.Grpc);
@@ -46,11 +46,16 @@ public sealed class RefusalLeakTests
                 Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
             }
         }
-        await Rounds(100); // warm: JIT, Kestrel's and the array pool's buffers
-        long before = LoadCycleTests.WorkingSet();
+        await Rounds(250); // warm: JIT, Kestrel's and the array pool's buffers
+        long before = LoadCycleTests.WorkingSet(), heapBefore = GC.GetTotalMemory(true);
         await Rounds(500); // 4 000 refusals
-        long after = LoadCycleTests.WorkingSet();
-        Assert.True(after <= before * 1.05, $"working set grew from {before >> 20} MiB to {after >> 20} MiB over 4000 refused requests");
+        long after = LoadCycleTests.WorkingSet(), heapAfter = GC.GetTotalMemory(true);
+        // Managed leaks (requests, bodies, documents kept alive) show in the collected heap: 4 000 requests keeping
+        // 256 bytes each would add 1 MiB. The working set is a coarse guard against native leaks only: alone it moved
+        // 150 -> 156 MiB over 14 000 refusals with the heap flat at 3 MiB (per-thread pool caches, sockets), and in the
+        // full suite, after the other tests, +15 % over these 4 000.
+        Assert.True(heapAfter - heapBefore < 1 << 20, $"managed heap grew from {heapBefore >> 10} KiB to {heapAfter >> 10} KiB over 4000 refused requests");
+        Assert.True(after <= before * 1.25, $"working set grew from {before >> 20} MiB to {after >> 20} MiB over 4000 refused requests");
         var (ok, result) = await s.PostJsonAsync("v2/models/simple/infer", TestServer.SimpleRequest([.. Enumerable.Range(0, 16)], [.. Enumerable.Repeat(1, 16)]));
         Assert.Equal(HttpStatusCode.OK, ok);
         Assert.Equal(16, result.GetProperty("outputs")[0].GetProperty("data")[15].GetInt32());

@@ -248,6 +248,30 @@ public sealed class RestProtocolTests(SharedServer shared) : IClassFixture<Share
         Assert.True(overhead < 0.05, $"overhead {overhead} s (request {request} s)");
     }
 
+    [Fact]
+    public async Task A_client_that_hangs_up_mid_body_counts_as_cancelled_not_as_a_server_error()
+    {
+        await using var s = await TestServer.StartAsync();
+        Assert.Equal(HttpStatusCode.OK, (await s.PostJsonAsync("v2/models/simple/infer", TestServer.SimpleRequest(A, B))).Status);
+        using (var tcp = new System.Net.Sockets.TcpClient())
+        {
+            await tcp.ConnectAsync(IPAddress.Loopback, s.Options.HttpPort);
+            var stream = tcp.GetStream();
+            await stream.WriteAsync(Encoding.ASCII.GetBytes(
+                "POST /v2/models/simple/infer HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"inputs\":"));
+            await stream.FlushAsync();
+            await Task.Delay(200);
+        } // closed with 990 bytes unsent
+        string metrics = "";
+        for (int i = 0; i < 50 && !metrics.Contains("outcome=\"499\""); i++)
+        {
+            await Task.Delay(100);
+            metrics = await s.Http.GetStringAsync("metrics");
+        }
+        Assert.Contains("tessera_inference_requests_total{model=\"simple\",version=\"\",outcome=\"499\"} 1", metrics);
+        Assert.DoesNotContain("outcome=\"500\"", metrics);
+    }
+
     private sealed class TrickleContent(byte[] body, TimeSpan pause) : HttpContent
     {
         protected override async Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context)
