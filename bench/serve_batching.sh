@@ -9,6 +9,7 @@
 # Knobs: CONCURRENCY ("64"), INSTANCES (1), DELAY_US max_queue_delay (500), MAX_BATCH for the CNN (64).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+t0=$SECONDS; phase() { echo "[$((SECONDS - t0)) s] $*" >&2; }
 secs="${1:-8}"; CONCURRENCY=${CONCURRENCY:-64}; INSTANCES=${INSTANCES:-1}; DELAY_US=${DELAY_US:-500}; MAX_BATCH=${MAX_BATCH:-64}
 out=bench/out/serve-batching; repo="$out/repo"; rm -rf "$repo"; mkdir -p "$repo"
 # model name, source dir, engine, max batch, input dims, output dims, input/output type, input/output names
@@ -28,8 +29,10 @@ for b in off on; do
   make_model simple_$b models/simple onnxruntime 8 $b
 done
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+phase building
 dotnet build -c Release src/Tessera.Cli -v q -nologo >/dev/null
 dotnet build -c Release bench/Tessera.ServeBench -v q -nologo >/dev/null
+phase "starting the server"
 bench="dotnet bench/Tessera.ServeBench/bin/Release/net10.0/Tessera.ServeBench.dll"
 HTTP=18280
 dotnet src/Tessera.Cli/bin/Release/net10.0/Tessera.Cli.dll serve --repository "$repo" --host 127.0.0.1 --http-port $HTTP --grpc-port 0 --preload > "$out/server.log" 2>&1 &
@@ -74,6 +77,7 @@ point() { # model lua conns -> "qps p50_ms p99_ms non2xx mean_batch queue_ms com
       printf "%.0f %.2f %.2f %d %.1f %.2f %.2f %.0f\n", q, p50, p99, bad + 0, (batches > 0 ? rows / batches : 0), (n > 0 ? qs / n * 1e3 : 0),
         (n > 0 ? c / n * 1e3 : 0), (n > 0 ? o / n * 1e6 : 0) }'
 }
+phase "warming up"
 # Warm-up.
 for m in fmnist_native fmnist_ort simple; do for b in off on; do
   l=${m%%_*}; wrk -t1 -c4 -d2s -s "$out/$l.lua" "http://127.0.0.1:$HTTP/v2/models/${m}_$b/infer" >/dev/null
@@ -92,9 +96,10 @@ for c in $CONCURRENCY; do
     engine=$([ $m = fmnist_native ] && echo tessera || echo onnxruntime)
     echo "| ${l/fmnist/fashion-mnist CNN} | $engine | $c | $oq | $o50 | $o99 | $bq | $b50 | $b99 | $obad/$bbad | $mb | $bqueue | $bcomp | $ocomp | $oovh/$bovh | $(awk -v a=$bq -v b=$oq 'BEGIN { printf "%.2f", a / b }') | $(cut -d' ' -f1 /proc/loadavg) |" >> "$out/results.md"
   done
-  echo "concurrency $c done" >&2
+  phase "concurrency $c done"
 done
 kill $server; wait $server 2>/dev/null || true
+phase "in-process batch-gain"
 {
   echo
   echo "In-process, the engines' own per-image time by batch size (batch-gain, 2 threads, 20 reps):"
@@ -104,4 +109,5 @@ kill $server; wait $server 2>/dev/null || true
   echo '```'
   echo "end $(date -u +%H:%M) UTC, $(uptime | sed 's/.*load/load/')"
 } >> "$out/results.md"
+phase done
 cat "$out/results.md"

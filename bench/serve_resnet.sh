@@ -24,6 +24,7 @@ ENGINE=${ENGINE:-onnxruntime}; INSTANCES=${INSTANCES:-2}; THREADS=${THREADS-1}; 
 MAX_BATCH=${MAX_BATCH:-16}; PREFERRED=${PREFERRED:-8, 16}; DELAY_US=${DELAY_US:-2000}
 CONCURRENCY=${CONCURRENCY:-1 16 64 256}; BATCH_AT=${BATCH_AT:-64}; PROTOCOLS=${PROTOCOLS:-binary json grpc}
 INPROC=${INPROC:-1}; PEER=${PEER:-1}; PEER_SPIN=${PEER_SPIN:-1}
+t0=$SECONDS; phase() { echo "[$((SECONDS - t0)) s] $*" >&2; }
 out=bench/out/serve-resnet-$ENGINE; repo="$out/repo"; rm -rf "$repo"; mkdir -p "$repo"
 for m in resnet18 resnet18_batched; do
   mkdir -p "$repo/$m/1"; cp "$model" "$repo/$m/1/model.onnx"
@@ -40,8 +41,10 @@ for m in resnet18 resnet18_batched; do
   } > "$repo/$m/config.pbtxt"
 done
 command -v wrk >/dev/null && command -v h2load >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk nghttp2-client; }
+phase building
 dotnet build -c Release src/Tessera.Cli -v q -nologo >/dev/null
 dotnet build -c Release bench/Tessera.ServeBench -v q -nologo >/dev/null
+phase "starting the server and the peer"
 bench="dotnet bench/Tessera.ServeBench/bin/Release/net10.0/Tessera.ServeBench.dll"
 HTTP=18180 GRPC=18181 PEERPORT=18190
 dotnet src/Tessera.Cli/bin/Release/net10.0/Tessera.Cli.dll serve --repository "$repo" --host 127.0.0.1 \
@@ -55,6 +58,7 @@ trap 'kill -CONT $server $peer 2>/dev/null; kill $server $peer 2>/dev/null || tr
 for i in $(seq 240); do curl -sf -o /dev/null "http://127.0.0.1:$HTTP/v2/health/ready" && break; sleep 0.5; done
 [ -z "$peer" ] || for i in $(seq 120); do curl -s -o /dev/null "http://127.0.0.1:$PEERPORT/" && break; sleep 0.5; done
 
+phase "writing request bodies"
 # Request bodies: the same seeded image (float32 values in [0, 1)) as binary tensor, OIP JSON and gRPC.
 header='{"inputs":[{"name":"input","datatype":"FP32","shape":[1,3,224,224],"parameters":{"binary_data_size":602112}}],"parameters":{"binary_data_output":true}}'
 python3 - "$out" "$header" <<'PY'
@@ -126,6 +130,7 @@ h2_point() { # conns (the body names resnet18)
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 
+phase warming up
 # Warm-up (JIT, arenas) of every endpoint that will be measured.
 for m in resnet18 resnet18_batched; do wrk -t1 -c2 -d3s --timeout 60s -s "$out/binary.lua" "http://127.0.0.1:$HTTP/v2/models/$m/infer" >/dev/null; done
 wrk -t1 -c2 -d2s --timeout 60s -s "$out/json.lua" "http://127.0.0.1:$HTTP/v2/models/resnet18/infer" >/dev/null
@@ -186,7 +191,7 @@ for c in $CONCURRENCY; do
     r=""; [ -n "$iq" ] && r=$(ratio "${qs[$i]}" "$iq")
     echo "${rows[$i]}" | sed "s/@IQ@/$iq/; s/@RATIO@/$r/" >> "$out/results.md"
   done
-  echo "concurrency $c done" >&2
+  phase "concurrency $c done"
 done
 {
   echo
@@ -202,5 +207,6 @@ for c in $BATCH_AT; do
   if [ -z "$off" ]; then read off _ _ _ <<<"$(wrk_point "$out/binary.lua" "http://127.0.0.1:$HTTP/v2/models/resnet18/infer" $c)"; fi
   echo "| $c | $off | $q | $p50 | $p99 | $bad / $failed ($cancelled) | $mb | $qms | $comp | $(ratio $q $off) | $(cut -d' ' -f1 /proc/loadavg) |" >> "$out/results.md"
 done
+phase done
 echo "end $(date -u +%H:%M) UTC, $(uptime | sed 's/.*load/load/')" >> "$out/results.md"
 cat "$out/results.md"
