@@ -207,6 +207,31 @@ public sealed class BadInputTests(SharedServer shared) : IClassFixture<SharedSer
         await AssertStillServing();
     }
 
+    [Fact]
+    public void Json_fp32_data_is_sized_from_the_shape_and_out_of_range_numbers_are_refused()
+    {
+        static (float[] Values, long Count) Read(string json, long expected)
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(json);
+            var bytes = Tessera.Serving.Protocol.JsonTensorReader.Read(doc.RootElement, Tessera.Serving.Protocol.DataType.FP32, "x", out long count, expected);
+            return (System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes).ToArray(), count);
+        }
+        var nested = Read("[[1.5, -2], [3, 4]]", 4);
+        Assert.Equal(4, nested.Count);
+        Assert.Equal([1.5f, -2f, 3f, 4f], nested.Values);
+        var more = Read("[1, 2, 3]", 2); // more data than the shape says: all of it is read, the caller refuses the count
+        Assert.Equal(3, more.Count);
+        Assert.Equal([1f, 2f, 3f], more.Values);
+        var fewer = Read("[7]", 4);
+        Assert.Equal(1, fewer.Count);
+        Assert.Equal([7f], fewer.Values);
+        Assert.Equal(0.1f, Read("[0.1]", 1).Values[0]); // parsed as float, not rounded twice through double
+        var e = Assert.Throws<Tessera.Serving.Protocol.InferenceException>(() => Read("[1, 1e39]", 2));
+        Assert.Equal(400, e.StatusCode);
+        Assert.Contains("element 1", e.Message);
+        Assert.Contains("FP32", e.Message);
+    }
+
     private async Task AssertStillServing()
     {
         var a = string.Join(",", Enumerable.Range(0, 16));

@@ -96,8 +96,9 @@ public static class JsonTensorReader
                 buffer.Advance(4 + len);
                 return;
             case DataType.FP32:
-                // Parsed as a float directly: no double intermediate (faster, and no double rounding).
-                if (e.ValueKind != JsonValueKind.Number || !e.TryGetSingle(out float f)) throw Bad(tensor, index, type, e);
+                // Parsed as a float directly: no double intermediate (faster, and no double rounding). A JSON number
+                // is finite, so an infinite result means it overflowed FP32: refused like out-of-range integers.
+                if (e.ValueKind != JsonValueKind.Number || !e.TryGetSingle(out float f) || !float.IsFinite(f)) throw Bad(tensor, index, type, e);
                 BinaryPrimitives.WriteSingleLittleEndian(buffer.GetSpan(4), f);
                 buffer.Advance(4);
                 return;
