@@ -9,7 +9,7 @@
 # Needs the ONNX file made by the onnx branch's tools/onnx/export_torchvision.py
 # (default ~/.cache/tessera/onnx/resnet18.onnx; pass another path as $1).
 # Usage: bench/serve_resnet.sh [MODEL.onnx] [SECONDS]   (writes bench/out/serve-resnet-$ENGINE/results.md)
-#   about 6 minutes at the default 8 s per point (points at concurrency 256 run twice as long).
+#   about 7 minutes at the default 8 s per point (points at concurrency 256 run twice as long), plus building.
 # Knobs (environment): ENGINE onnxruntime|tessera (onnxruntime), INSTANCES (2), THREADS ORT intra-op threads per
 # instance (1; "" = ORT default = cores), SPIN 1 turns ORT's spin-waiting back on (the server turns it off),
 # MAX_BATCH (16), PREFERRED ("8, 16"), DELAY_US max_queue_delay (2000), CONCURRENCY ("1 16 64 256"),
