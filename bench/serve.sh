@@ -2,7 +2,8 @@
 # Load benchmark of `tessera serve` on Triton's `simple` (bundled models/), beside its peers in the same run:
 #   REST JSON and binary with wrk, gRPC with h2load, at concurrency 1/16/64/256;
 #   the same engine called in-process at the same concurrency; a minimal hand-written ASP.NET Core + ONNX
-#   Runtime endpoint (REST JSON); the server's own overhead per request from /metrics.
+#   Runtime endpoint (REST JSON and binary, the same bodies); the server's own overhead per request from /metrics
+#   (request time minus the body's upload, queue and compute).
 # Usage: bench/serve.sh [SECONDS_PER_POINT]   (writes bench/out/serve/results.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,6 +46,7 @@ $bench grpc-body "$out/simple.grpc"
 wrk -t1 -c4 -d2s -s "$out/json.lua" "http://127.0.0.1:$HTTP/v2/models/simple/infer" >/dev/null
 wrk -t1 -c4 -d2s -s "$out/binary.lua" "http://127.0.0.1:$HTTP/v2/models/simple/infer" >/dev/null
 wrk -t1 -c4 -d2s -s "$out/json.lua" "http://127.0.0.1:$PEER/v2/models/simple/infer" >/dev/null
+wrk -t1 -c4 -d2s -s "$out/binary.lua" "http://127.0.0.1:$PEER/v2/models/simple/infer" >/dev/null
 h2load -n 2000 -c 4 -H 'content-type: application/grpc' -H 'te: trailers' -d "$out/simple.grpc" "http://127.0.0.1:$GRPC/inference.GRPCInferenceService/ModelInfer" >/dev/null
 
 # wrk: "QPS p50_us p99_us" from --latency output.
@@ -57,6 +59,7 @@ wrk_point() { # script url conns
 }
 h2_point() { # conns
   local n=$(( $1 * 400 > 4000 ? $1 * 400 : 4000 ))
+  rm -f "$out/h2.log"  # h2load appends to its log file: without this a point's percentiles include earlier points
   h2load -D $secs -c $1 -m 1 -t $(( $1 < 2 ? 1 : 2 )) -H 'content-type: application/grpc' -H 'te: trailers' -d "$out/simple.grpc" \
     --log-file "$out/h2.log" "http://127.0.0.1:$GRPC/inference.GRPCInferenceService/ModelInfer" > "$out/h2.txt"
   local q=$(awk '/^finished in/ { gsub(",", "", $4); print $4 }' "$out/h2.txt")
@@ -67,7 +70,7 @@ overhead() { curl -s "http://127.0.0.1:$HTTP/metrics" | awk -v p="$1" '$0 ~ "tes
 delta_us() { awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " "); n = y[2] - x[2]; printf "%.1f", (n > 0 ? (y[1] - x[1]) / n * 1e6 : 0) }'; }
 
 {
-echo "| concurrency | protocol | tessera QPS | p50 µs | p99 µs | non-2xx | server overhead µs/req | in-process QPS (same engine) | server / in-process | peer QPS (minimal ASP.NET+ORT, JSON) | peer p50 µs | peer p99 µs | tessera / peer |"
+echo "| concurrency | protocol | tessera QPS | p50 µs | p99 µs | non-2xx | server overhead µs/req | in-process QPS (same engine) | server / in-process | peer QPS (minimal ASP.NET+ORT, same body) | peer p50 µs | peer p99 µs | tessera / peer |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 } > "$out/results.md"
 for c in 1 16 64 256; do
@@ -75,10 +78,11 @@ for c in 1 16 64 256; do
   o0=$(overhead http); read jq jp50 jp99 jbad <<<"$(wrk_point "$out/json.lua" "http://127.0.0.1:$HTTP/v2/models/simple/infer" $c)"; o1=$(overhead http)
   read pq pp50 pp99 pbad <<<"$(wrk_point "$out/json.lua" "http://127.0.0.1:$PEER/v2/models/simple/infer" $c)"
   b0=$(overhead http); read bq bp50 bp99 bbad <<<"$(wrk_point "$out/binary.lua" "http://127.0.0.1:$HTTP/v2/models/simple/infer" $c)"; b1=$(overhead http)
+  read pbq pbp50 pbp99 pbbad <<<"$(wrk_point "$out/binary.lua" "http://127.0.0.1:$PEER/v2/models/simple/infer" $c)"
   g0=$(overhead grpc); read gq gp50 gp99 gbad <<<"$(h2_point $c)"; g1=$(overhead grpc)
   ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
   echo "| $c | REST JSON | $jq | $jp50 | $jp99 | $jbad | $(delta_us "$o0" "$o1") | $iq | $(ratio $jq $iq) | $pq | $pp50 | $pp99 | $(ratio $jq $pq) |" >> "$out/results.md"
-  echo "| $c | REST binary | $bq | $bp50 | $bp99 | $bbad | $(delta_us "$b0" "$b1") | $iq | $(ratio $bq $iq) | | | | |" >> "$out/results.md"
+  echo "| $c | REST binary | $bq | $bp50 | $bp99 | $bbad | $(delta_us "$b0" "$b1") | $iq | $(ratio $bq $iq) | $pbq | $pbp50 | $pbp99 | $(ratio $bq $pbq) |" >> "$out/results.md"
   echo "| $c | gRPC (h2load) | $gq | $gp50 | $gp99 | $gbad | $(delta_us "$g0" "$g1") | $iq | $(ratio $gq $iq) | | | | |" >> "$out/results.md"
   echo "concurrency $c done" >&2
 done

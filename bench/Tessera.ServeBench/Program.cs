@@ -1,10 +1,16 @@
 // Helpers for bench/serve.sh:
-//   peer PORT MODEL.onnx         the endpoint a .NET user would write first: minimal API + ONNX Runtime, OIP JSON for `simple`
-//   inproc MODEL_DIR N SECONDS [BATCH]   the server's backend for that config called in-process from N concurrent
-//                                workers (rows/s, p50 µs, p99 µs); BATCH rows per call (default 1)
+//   peer PORT MODEL.onnx [nospin]  the endpoint a .NET user would write first: minimal API + ONNX Runtime; OIP JSON,
+//                                or the binary extension when Inference-Header-Content-Length is present; INT32/FP32
+//   inproc MODEL_DIR N SECONDS [BATCH] [SLOTS]   the server's backend for that config called in-process from N
+//                                concurrent workers (rows/s, p50 µs, p99 µs); BATCH rows per call (default 1); SLOTS > 0
+//                                lets at most that many run at once, as the server's instance_group count does
+//                                (default 0: all N at once)
 //   batch-gain MODEL.onnx THREADS REPS 1,4,8,16   per-image latency of the serving backends (native, ORT) by batch size,
 //                                batch sizes and engines interleaved within each repetition so both see the same load
-//   grpc-body OUT                a gRPC-framed ModelInferRequest for `simple` (raw contents), for h2load
+//   json-decode BODY.json REPS   ms per decode of an OIP JSON request: the server's OipJson.ParseRequest vs the
+//                                peer's JsonDocument + GetSingle loop (single thread)
+//   grpc-body OUT [MODEL:INPUT:SHAPE]  a gRPC-framed ModelInferRequest (raw contents) for h2load: `simple`, or
+//                                one random FP32 input of SHAPE (e.g. resnet18:input:1,3,224,224)
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
@@ -23,49 +29,103 @@ using Tessera.Serving.Repository;
 
 switch (args[0])
 {
-    case "peer": Peer(int.Parse(args[1]), args[2]); break;
-    case "inproc": InProcess(args[1], int.Parse(args[2]), double.Parse(args[3]), args.Length > 4 ? int.Parse(args[4]) : 1); break;
-    case "grpc-body": GrpcBody(args[1]); break;
+    case "peer": Peer(int.Parse(args[1]), args[2], spin: !(args.Length > 3 && args[3] == "nospin")); break;
+    case "inproc": InProcess(args[1], int.Parse(args[2]), double.Parse(args[3]), args.Length > 4 ? int.Parse(args[4]) : 1,
+        args.Length > 5 ? int.Parse(args[5]) : 0); break;
+    case "json-decode": JsonDecode(args[1], int.Parse(args[2])); break;
+    case "grpc-body": GrpcBody(args[1], args.Length > 2 ? args[2] : null); break;
     case "batch-gain": BatchGain(args[1], int.Parse(args[2]), int.Parse(args[3]), [.. args[4].Split(',').Select(int.Parse)]); break;
     default: Console.Error.WriteLine("usage: peer PORT MODEL | inproc MODEL_DIR N SECONDS [BATCH] | grpc-body OUT"); return 2;
 }
 return 0;
 
-static void Peer(int port, string modelPath)
+static void Peer(int port, string modelPath, bool spin)
 {
     var builder = WebApplication.CreateSlimBuilder();
     builder.Logging.ClearProviders();
     builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
+    builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 64 << 20); // resnet18 as JSON is ~1.6 MB
     var app = builder.Build();
-    using var session = new InferenceSession(modelPath);
-    app.MapPost("/v2/models/simple/infer", async (HttpContext ctx) =>
+    // A session with ONNX Runtime's defaults, as a user writes it; "nospin" turns spin-waiting off as the server does.
+    using var options = new Microsoft.ML.OnnxRuntime.SessionOptions();
+    if (!spin) options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+    using var session = new InferenceSession(modelPath, options);
+    var types = session.InputMetadata.ToDictionary(kv => kv.Key, kv => kv.Value.ElementDataType);
+    // OIP JSON, and the binary extension when the request carries Inference-Header-Content-Length (what Triton's
+    // clients send for images); inputs and outputs INT32 or FP32, which is all `simple` and resnet18 need.
+    app.MapPost("/v2/models/{model}/infer", async (HttpContext ctx, string model) =>
     {
-        using var doc = await JsonDocument.ParseAsync(ctx.Request.Body);
-        var inputs = doc.RootElement.GetProperty("inputs");
+        var body = new MemoryStream();
+        await ctx.Request.Body.CopyToAsync(body);
+        byte[] bytes = body.GetBuffer();
+        int length = (int)body.Length;
+        bool binary = int.TryParse(ctx.Request.Headers["Inference-Header-Content-Length"], out int headerLength);
+        using var doc = JsonDocument.Parse(bytes.AsMemory(0, binary ? headerLength : length));
         var values = new List<OrtValue>();
         var names = new List<string>();
-        foreach (var input in inputs.EnumerateArray())
+        int offset = headerLength;
+        foreach (var input in doc.RootElement.GetProperty("inputs").EnumerateArray())
         {
-            var data = input.GetProperty("data").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+            string name = input.GetProperty("name").GetString()!;
             var shape = input.GetProperty("shape").EnumerateArray().Select(e => e.GetInt64()).ToArray();
-            var value = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Int32, shape);
-            data.AsSpan().CopyTo(value.GetTensorMutableDataAsSpan<int>());
+            var type = types[name];
+            var value = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, type, shape);
+            if (binary)
+            {
+                int size = input.GetProperty("parameters").GetProperty("binary_data_size").GetInt32();
+                bytes.AsSpan(offset, size).CopyTo(value.GetTensorMutableRawData());
+                offset += size;
+            }
+            else if (type == Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float)
+            {
+                var dst = value.GetTensorMutableDataAsSpan<float>();
+                int i = 0;
+                foreach (var e in input.GetProperty("data").EnumerateArray()) dst[i++] = e.GetSingle();
+            }
+            else
+            {
+                var dst = value.GetTensorMutableDataAsSpan<int>();
+                int i = 0;
+                foreach (var e in input.GetProperty("data").EnumerateArray()) dst[i++] = e.GetInt32();
+            }
             values.Add(value);
-            names.Add(input.GetProperty("name").GetString()!);
+            names.Add(name);
         }
         using var runOptions = new RunOptions();
         using var results = session.Run(runOptions, names, values, session.OutputNames);
         foreach (var v in values) v.Dispose();
-        var outputs = session.OutputNames.Select((n, i) => new
+        if (!binary)
         {
-            name = n, datatype = "INT32", shape = results[i].GetTensorTypeAndShape().Shape, data = results[i].GetTensorDataAsSpan<int>().ToArray(),
-        }).ToArray();
-        return Results.Json(new { model_name = "simple", model_version = "1", outputs });
+            var outputs = session.OutputNames.Select((n, i) =>
+            {
+                var info = results[i].GetTensorTypeAndShape();
+                object data = info.ElementDataType == Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float
+                    ? results[i].GetTensorDataAsSpan<float>().ToArray() : results[i].GetTensorDataAsSpan<int>().ToArray();
+                return new { name = n, datatype = info.ElementDataType == Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float ? "FP32" : "INT32", shape = info.Shape, data };
+            }).ToArray();
+            return Results.Json(new { model_name = model, model_version = "1", outputs });
+        }
+        // Binary outputs: a JSON header naming each output's byte size, then the raw bytes.
+        var raw = session.OutputNames.Select((n, i) => results[i].GetTensorMutableRawData().ToArray()).ToArray();
+        var header = JsonSerializer.SerializeToUtf8Bytes(new
+        {
+            model_name = model, model_version = "1",
+            outputs = session.OutputNames.Select((n, i) => new
+            {
+                name = n, datatype = results[i].GetTensorTypeAndShape().ElementDataType == Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float ? "FP32" : "INT32",
+                shape = results[i].GetTensorTypeAndShape().Shape, parameters = new { binary_data_size = raw[i].Length },
+            }).ToArray(),
+        });
+        ctx.Response.Headers["Inference-Header-Content-Length"] = header.Length.ToString();
+        ctx.Response.ContentType = "application/octet-stream";
+        await ctx.Response.Body.WriteAsync(header);
+        foreach (var r in raw) await ctx.Response.Body.WriteAsync(r);
+        return Results.Empty;
     });
     app.Run();
 }
 
-static void InProcess(string modelDir, int workers, double seconds, int batch)
+static void InProcess(string modelDir, int workers, double seconds, int batch, int slots)
 {
     // The engine the server would pick for this config (engine parameter, else native first), called directly.
     var config = ModelConfig.Load(modelDir, Path.GetFileName(modelDir.TrimEnd('/')));
@@ -90,6 +150,7 @@ static void InProcess(string modelDir, int workers, double seconds, int batch)
     for (int i = 0; i < 3 || warm.Elapsed.TotalSeconds < 1; i++) backend.Infer(inputs, null);
     long count = 0;
     var latencies = new List<double>[workers];
+    using var gate = new SemaphoreSlim(slots > 0 ? slots : workers);
     var stop = Stopwatch.StartNew();
     var threads = Enumerable.Range(0, workers).Select(w => new Thread(() =>
     {
@@ -97,7 +158,9 @@ static void InProcess(string modelDir, int workers, double seconds, int batch)
         while (stop.Elapsed.TotalSeconds < seconds)
         {
             long t0 = Stopwatch.GetTimestamp();
-            backend.Infer(inputs, null);
+            gate.Wait();
+            try { backend.Infer(inputs, null); }
+            finally { gate.Release(); }
             mine.Add((Stopwatch.GetTimestamp() - t0) * 1e6 / Stopwatch.Frequency);
             Interlocked.Increment(ref count);
         }
@@ -149,16 +212,56 @@ static void BatchGain(string model, int threads, int reps, int[] batches)
     }
 }
 
+static void JsonDecode(string path, int reps)
+{
+    byte[] body = File.ReadAllBytes(path);
+    var server = new List<double>();
+    var peer = new List<double>();
+    for (int r = 0; r < reps; r++)
+    {
+        long t0 = Stopwatch.GetTimestamp();
+        var request = OipJson.ParseRequest(body, null, "m", null);
+        server.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
+        t0 = Stopwatch.GetTimestamp();
+        using (var doc = JsonDocument.Parse(body))
+            foreach (var input in doc.RootElement.GetProperty("inputs").EnumerateArray())
+            {
+                var dst = new float[input.GetProperty("data").GetArrayLength()];
+                int i = 0;
+                foreach (var e in input.GetProperty("data").EnumerateArray()) dst[i++] = e.GetSingle();
+            }
+        peer.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
+        GC.KeepAlive(request);
+    }
+    Console.WriteLine($"{body.Length} bytes: server OipJson.ParseRequest median {Median(server):F2} ms, peer loop median {Median(peer):F2} ms");
+}
+
 static double Median(List<double> v) { v.Sort(); return v[v.Count / 2]; }
 
-static void GrpcBody(string path)
+static void GrpcBody(string path, string? spec)
 {
-    var r = new ModelInferRequest { ModelName = "simple" };
-    foreach (var name in new[] { "INPUT0", "INPUT1" })
-        r.Inputs.Add(new ModelInferRequest.Types.InferInputTensor { Name = name, Datatype = "INT32", Shape = { 1, 16 } });
-    int[] a = [.. Enumerable.Range(0, 16)], b = [.. Enumerable.Repeat(1, 16)];
-    r.RawInputContents.Add(ByteString.CopyFrom(MemoryMarshal.AsBytes(a.AsSpan())));
-    r.RawInputContents.Add(ByteString.CopyFrom(MemoryMarshal.AsBytes(b.AsSpan())));
+    // Without SPEC: Triton's `simple` (INT32 [1,16] x2). With SPEC "MODEL:INPUT:1,3,224,224": one FP32 input of
+    // that shape filled with seeded random values in [0, 1), e.g. an image for resnet18.
+    ModelInferRequest r;
+    if (spec is null)
+    {
+        r = new ModelInferRequest { ModelName = "simple" };
+        foreach (var name in new[] { "INPUT0", "INPUT1" })
+            r.Inputs.Add(new ModelInferRequest.Types.InferInputTensor { Name = name, Datatype = "INT32", Shape = { 1, 16 } });
+        int[] a = [.. Enumerable.Range(0, 16)], b = [.. Enumerable.Repeat(1, 16)];
+        r.RawInputContents.Add(ByteString.CopyFrom(MemoryMarshal.AsBytes(a.AsSpan())));
+        r.RawInputContents.Add(ByteString.CopyFrom(MemoryMarshal.AsBytes(b.AsSpan())));
+    }
+    else
+    {
+        var parts = spec.Split(':');
+        long[] shape = [.. parts[2].Split(',').Select(long.Parse)];
+        r = new ModelInferRequest { ModelName = parts[0] };
+        r.Inputs.Add(new ModelInferRequest.Types.InferInputTensor { Name = parts[1], Datatype = "FP32", Shape = { shape } });
+        var rng = new Random(0);
+        float[] data = [.. Enumerable.Range(0, (int)InferTensor.ElementCountOf(shape)).Select(_ => rng.NextSingle())];
+        r.RawInputContents.Add(ByteString.CopyFrom(MemoryMarshal.AsBytes(data.AsSpan())));
+    }
     var payload = r.ToByteArray();
     var framed = new byte[5 + payload.Length];
     BinaryPrimitives.WriteInt32BigEndian(framed.AsSpan(1), payload.Length);

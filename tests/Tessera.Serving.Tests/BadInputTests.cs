@@ -153,6 +153,85 @@ public sealed class BadInputTests(SharedServer shared) : IClassFixture<SharedSer
         await AssertStillServing();
     }
 
+    [Fact]
+    public async Task Grpc_message_over_the_size_limit_is_refused_and_the_server_keeps_serving()
+    {
+        await using var s = await TestServer.StartAsync(o => o.GrpcMaxMessageBytes = 64 << 10);
+        var client = new GRPCInferenceService.GRPCInferenceServiceClient(s.Grpc);
+        var request = GrpcProtocolTests.SimpleRaw("simple", new int[16], new int[16]);
+        request.RawInputContents[0] = ByteString.CopyFrom(new byte[100_000]);
+        var e = await Assert.ThrowsAsync<RpcException>(() => client.ModelInferAsync(request).ResponseAsync);
+        Assert.Equal(StatusCode.ResourceExhausted, e.StatusCode);
+        var ok = await client.ModelInferAsync(GrpcProtocolTests.SimpleRaw("simple", [.. Enumerable.Range(0, 16)], new int[16]));
+        Assert.Equal(15, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, int>(ok.RawOutputContents[0].Span)[15]);
+    }
+
+    [Fact]
+    public async Task Grpc_bad_names_unknown_versions_and_bad_bytes_lengths_are_refused()
+    {
+        var client = new GRPCInferenceService.GRPCInferenceServiceClient(S.Grpc);
+        var e = await Assert.ThrowsAsync<RpcException>(() => client.ModelInferAsync(GrpcProtocolTests.SimpleRaw("a/b", new int[16], new int[16])).ResponseAsync);
+        Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
+        Assert.Contains("invalid model name", e.Status.Detail);
+        e = await Assert.ThrowsAsync<RpcException>(() => client.ModelMetadataAsync(new ModelMetadataRequest { Name = "..%2Fsimple" }).ResponseAsync);
+        Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
+
+        var versioned = GrpcProtocolTests.SimpleRaw("simple", new int[16], new int[16]);
+        versioned.ModelVersion = "9";
+        e = await Assert.ThrowsAsync<RpcException>(() => client.ModelInferAsync(versioned).ResponseAsync);
+        Assert.Equal(StatusCode.NotFound, e.StatusCode);
+        Assert.Contains("9", e.Status.Detail);
+
+        // BYTES raw contents whose first length prefix (200) runs past its 5 bytes.
+        var bytes = new ModelInferRequest { ModelName = "simple_string" };
+        foreach (var name in new[] { "INPUT0", "INPUT1" })
+        {
+            bytes.Inputs.Add(new ModelInferRequest.Types.InferInputTensor { Name = name, Datatype = "BYTES", Shape = { 1, 16 } });
+            bytes.RawInputContents.Add(ByteString.CopyFrom(200, 0, 0, 0, 49));
+        }
+        e = await Assert.ThrowsAsync<RpcException>(() => client.ModelInferAsync(bytes).ResponseAsync);
+        Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
+        Assert.Contains("BYTES", e.Status.Detail, StringComparison.OrdinalIgnoreCase);
+        await AssertStillServing();
+    }
+
+    [Theory]
+    [InlineData("v2/repository/models/..%2F..%2Fetc/load")]
+    [InlineData("v2/repository/models/a%2Fb/unload")]
+    [InlineData("v2/repository/models/..hidden/load")]
+    public async Task Repository_api_refuses_bad_model_names(string path)
+    {
+        var (code, json) = await S.PostJsonAsync(path, "{}");
+        Assert.True(code == HttpStatusCode.BadRequest, $"{path}: {(int)code} {json}");
+        Assert.Contains("invalid model name", json.GetProperty("error").GetString());
+        await AssertStillServing();
+    }
+
+    [Fact]
+    public void Json_fp32_data_is_sized_from_the_shape_and_out_of_range_numbers_are_refused()
+    {
+        static (float[] Values, long Count) Read(string json, long expected)
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(json);
+            var bytes = Tessera.Serving.Protocol.JsonTensorReader.Read(doc.RootElement, Tessera.Serving.Protocol.DataType.FP32, "x", out long count, expected);
+            return (System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes).ToArray(), count);
+        }
+        var nested = Read("[[1.5, -2], [3, 4]]", 4);
+        Assert.Equal(4, nested.Count);
+        Assert.Equal([1.5f, -2f, 3f, 4f], nested.Values);
+        var more = Read("[1, 2, 3]", 2); // more data than the shape says: all of it is read, the caller refuses the count
+        Assert.Equal(3, more.Count);
+        Assert.Equal([1f, 2f, 3f], more.Values);
+        var fewer = Read("[7]", 4);
+        Assert.Equal(1, fewer.Count);
+        Assert.Equal([7f], fewer.Values);
+        Assert.Equal(0.1f, Read("[0.1]", 1).Values[0]); // parsed as float, not rounded twice through double
+        var e = Assert.Throws<Tessera.Serving.Protocol.InferenceException>(() => Read("[1, 1e39]", 2));
+        Assert.Equal(400, e.StatusCode);
+        Assert.Contains("element 1", e.Message);
+        Assert.Contains("FP32", e.Message);
+    }
+
     private async Task AssertStillServing()
     {
         var a = string.Join(",", Enumerable.Range(0, 16));

@@ -222,4 +222,70 @@ public sealed class RestProtocolTests(SharedServer shared) : IClassFixture<Share
         Assert.Contains("tessera_cache_hits_total", text);
         Assert.Contains("tessera_models_memory_bytes", text);
     }
+
+    [Fact]
+    public async Task Overhead_metric_excludes_the_time_the_client_takes_to_upload_the_body()
+    {
+        // A client that sends half the body, waits 300 ms, then sends the rest: the wait is the client's upload,
+        // which goes to tessera_inference_receive_seconds; the overhead histogram must not grow by it.
+        await using var s = await TestServer.StartAsync();
+        byte[] body = Encoding.UTF8.GetBytes(TestServer.SimpleRequest(A, B));
+        Assert.Equal(HttpStatusCode.OK, (await s.Http.PostAsync("v2/models/simple/infer", new ByteArrayContent(body))).StatusCode); // load, JIT
+        async Task<Dictionary<string, double>> Sums()
+        {
+            var text = await s.Http.GetStringAsync("metrics");
+            return new[] { "receive", "request", "overhead" }.ToDictionary(m => m, m => double.Parse(text.Split('\n')
+                .Single(l => l.StartsWith($"tessera_inference_{m}_seconds_sum{{model=\"simple\",protocol=\"http\"}}")).Split(' ')[^1],
+                System.Globalization.CultureInfo.InvariantCulture));
+        }
+        var before = await Sums();
+        var response = await s.Http.PostAsync("v2/models/simple/infer", new TrickleContent(body, TimeSpan.FromMilliseconds(400)));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var after = await Sums();
+        double receive = after["receive"] - before["receive"], request = after["request"] - before["request"], overhead = after["overhead"] - before["overhead"];
+        Assert.True(receive >= 0.3, $"receive {receive} s");
+        Assert.True(request >= receive, $"request {request} s < receive {receive} s");
+        Assert.True(overhead < 0.05, $"overhead {overhead} s (request {request} s)");
+    }
+
+    [Fact]
+    public async Task A_client_that_hangs_up_mid_body_counts_as_cancelled_not_as_a_server_error()
+    {
+        await using var s = await TestServer.StartAsync();
+        Assert.Equal(HttpStatusCode.OK, (await s.PostJsonAsync("v2/models/simple/infer", TestServer.SimpleRequest(A, B))).Status);
+        using (var tcp = new System.Net.Sockets.TcpClient())
+        {
+            await tcp.ConnectAsync(IPAddress.Loopback, s.Options.HttpPort);
+            var stream = tcp.GetStream();
+            await stream.WriteAsync(Encoding.ASCII.GetBytes(
+                "POST /v2/models/simple/infer HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"inputs\":"));
+            await stream.FlushAsync();
+            await Task.Delay(200);
+        } // closed with 990 bytes unsent
+        string metrics = "";
+        for (int i = 0; i < 50 && !metrics.Contains("outcome=\"499\""); i++)
+        {
+            await Task.Delay(100);
+            metrics = await s.Http.GetStringAsync("metrics");
+        }
+        Assert.Contains("tessera_inference_requests_total{model=\"simple\",version=\"\",outcome=\"499\"} 1", metrics);
+        Assert.DoesNotContain("outcome=\"500\"", metrics);
+    }
+
+    private sealed class TrickleContent(byte[] body, TimeSpan pause) : HttpContent
+    {
+        protected override async Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context)
+        {
+            await stream.WriteAsync(body.AsMemory(0, body.Length / 2));
+            await stream.FlushAsync();
+            await Task.Delay(pause);
+            await stream.WriteAsync(body.AsMemory(body.Length / 2));
+        }
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = body.Length;
+            return true;
+        }
+    }
 }

@@ -42,6 +42,29 @@ public sealed class SchedulingTests
     }
 
     [Fact]
+    public async Task Waiting_for_a_batch_to_fill_counts_as_queue_time_not_overhead()
+    {
+        // One request alone on a batched model waits max_queue_delay (100 ms) for company: /metrics must show that
+        // wait as queue time, and the server's overhead must stay small.
+        var slow = new SlowBackendFactory { LoadDelay = TimeSpan.Zero, RunDelay = TimeSpan.Zero };
+        await using var s = await TestServer.StartAsync(
+            prepare: repo => TestServer.CloneModel(repo, "simple", "batched", c => c + Batching + SlowBackendFactory.ConfigParameter),
+            services: sv => sv.AddSingleton<IModelBackendFactory>(slow));
+        await s.PostJsonAsync("v2/models/batched/infer", Request(0)); // load, JIT
+        async Task<(double Queue, double Overhead)> Sums()
+        {
+            var lines = (await s.Http.GetStringAsync("metrics")).Split('\n');
+            double Sum(string prefix) => double.Parse(lines.Single(l => l.StartsWith(prefix)).Split(' ')[^1], System.Globalization.CultureInfo.InvariantCulture);
+            return (Sum("tessera_inference_queue_seconds_sum{model=\"batched\"}"), Sum("tessera_inference_overhead_seconds_sum{model=\"batched\",protocol=\"http\"}"));
+        }
+        var before = await Sums();
+        Assert.Equal(HttpStatusCode.OK, (await s.PostJsonAsync("v2/models/batched/infer", Request(1))).Status);
+        var after = await Sums();
+        Assert.True(after.Queue - before.Queue >= 0.09, $"queue {after.Queue - before.Queue} s");
+        Assert.True(after.Overhead - before.Overhead < 0.05, $"overhead {after.Overhead - before.Overhead} s");
+    }
+
+    [Fact]
     public async Task Full_queue_answers_429_with_retry_after()
     {
         var slow = new SlowBackendFactory { LoadDelay = TimeSpan.Zero, RunDelay = TimeSpan.FromMilliseconds(1000) };

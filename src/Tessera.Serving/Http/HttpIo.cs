@@ -71,6 +71,10 @@ internal static class HttpIo
         {
             throw InferenceException.TooLarge($"request body is over the {limit}-byte limit");
         }
+        catch (BadHttpRequestException e)
+        {
+            throw Unreadable(e);
+        }
         catch (OperationCanceledException) when (ctx.RequestAborted.IsCancellationRequested)
         {
             throw InferenceException.Cancelled("the client closed the connection");
@@ -93,11 +97,25 @@ internal static class HttpIo
         {
             throw InferenceException.TooLarge($"request body is over the {limit}-byte limit");
         }
+        catch (BadHttpRequestException e)
+        {
+            throw Unreadable(e);
+        }
         catch (OperationCanceledException) when (ctx.RequestAborted.IsCancellationRequested)
         {
             throw InferenceException.Cancelled("the client closed the connection");
         }
     }
+
+    /// <summary>
+    /// Kestrel's refusal of a body: "Unexpected end of request content" means the client closed the connection
+    /// before sending Content-Length bytes (load generators do it to the requests in flight when they stop), which
+    /// is a cancellation (499), not a server error; anything else (bad chunking) is a 400 with Kestrel's reason.
+    /// </summary>
+    private static InferenceException Unreadable(BadHttpRequestException e) =>
+        e.Message.StartsWith("Unexpected end of request content", StringComparison.Ordinal)
+            ? InferenceException.Cancelled($"the client closed the connection before sending the whole body ({e.Message})")
+            : InferenceException.BadRequest($"the request body could not be read: {e.Message}");
 
     public static async Task WriteErrorAsync(HttpContext ctx, InferenceException e)
     {

@@ -186,6 +186,7 @@ public static class RestEndpoints
             // Returned to the pool when this method ends, after the response is written: by then no batch can
             // still be reading it (a request taken into a batch waits for that batch, even past its timeout).
             using var pooled = await HttpIo.ReadPooledBodyAsync(ctx, options.MaxRequestBodyBytes);
+            double receive = InferenceService.Since(start);
             var body = pooled.Memory;
             long? headerLength = null;
             if (ctx.Request.Headers.TryGetValue("Inference-Header-Content-Length", out var hv))
@@ -206,7 +207,7 @@ public static class RestEndpoints
             }
             else ctx.Response.ContentType = "application/json";
             ctx.Response.ContentLength = buffer.WrittenCount;
-            metrics.Success(response.ModelName, response.ModelVersion, "http", timings, InferenceService.Since(start));
+            metrics.Success(response.ModelName, response.ModelVersion, "http", timings, InferenceService.Since(start), receive);
             try { await ctx.Response.Body.WriteAsync(buffer.WrittenMemory, ctx.RequestAborted); }
             catch (OperationCanceledException) { }
         }

@@ -26,6 +26,7 @@ internal static class SimpleInfer
             try
             {
                 var body = await HttpIo.ReadBodyAsync(ctx, options.MaxRequestBodyBytes);
+                double receive = InferenceService.Since(start);
                 JsonDocument doc;
                 try { doc = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 64 }); }
                 catch (JsonException e) { throw InferenceException.BadRequest($"malformed JSON in the request: {e.Message}"); }
@@ -72,7 +73,7 @@ internal static class SimpleInfer
                         w.WriteEndObject();
                         w.WriteEndObject();
                     }
-                    metrics.Success(response.ModelName, response.ModelVersion, "http", timings, InferenceService.Since(start));
+                    metrics.Success(response.ModelName, response.ModelVersion, "http", timings, InferenceService.Since(start), receive);
                     await HttpIo.WriteJsonAsync(ctx, buffer.WrittenMemory);
                 }
             }

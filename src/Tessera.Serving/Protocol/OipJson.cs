@@ -70,8 +70,10 @@ public static class OipJson
                 {
                     if (!input.TryGetProperty("data", out var dataEl))
                         throw InferenceException.BadRequest($"input '{name}' has neither 'data' nor a binary_data_size parameter");
-                    data = JsonTensorReader.Read(dataEl, type, name, out long count);
                     long expected = ElementCount(shape, name);
+                    // Sized from the shape, but never past what the body could hold (a number and a comma each): a
+                    // claimed shape of a billion elements must not allocate before the count check refuses it.
+                    data = JsonTensorReader.Read(dataEl, type, name, out long count, Math.Min(expected, json.Length / 2 + 1));
                     if (count != expected)
                         throw InferenceException.BadRequest($"input '{name}' has shape [{string.Join(",", shape)}] ({expected} elements) but its data holds {count}");
                 }

@@ -96,7 +96,6 @@ public sealed class ModelScheduler : IDisposable
         public readonly int Rows = inputs.Count == 0 || inputs[0].Shape.Length == 0 ? 1 : (int)inputs[0].Shape[0];
         public readonly long Enqueued = Stopwatch.GetTimestamp();
         public readonly TaskCompletionSource<ScheduledResult> Result = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        public long Taken;
 
         // 0 queued, 1 taken by a worker, 2 abandoned by its caller (timeout or cancellation): a worker skips it.
         public int State;
@@ -120,9 +119,7 @@ public sealed class ModelScheduler : IDisposable
 
     private static bool TryTake(Pending p)
     {
-        if (Interlocked.CompareExchange(ref p.State, 1, 0) != 0) return false;
-        p.Taken = Stopwatch.GetTimestamp();
-        return true;
+        return Interlocked.CompareExchange(ref p.State, 1, 0) == 0;
     }
 
     private static bool Compatible(Pending a, Pending b)
@@ -194,6 +191,8 @@ public sealed class ModelScheduler : IDisposable
     private void Execute(List<Pending> batch, int rows)
     {
         _onBatch?.Invoke(rows);
+        // Queue time runs to here, not to when a worker took the request: waiting for a batch to fill (up to
+        // max_queue_delay) is queueing, as Triton counts it, not server overhead.
         long start = Stopwatch.GetTimestamp();
         try
         {
@@ -209,7 +208,7 @@ public sealed class ModelScheduler : IDisposable
             if (batch.Count == 1)
             {
                 var p = batch[0];
-                p.Result.TrySetResult(new ScheduledResult(outputs, Seconds(p.Enqueued, p.Taken), compute, rows));
+                p.Result.TrySetResult(new ScheduledResult(outputs, Seconds(p.Enqueued, start), compute, rows));
                 return;
             }
             var split = new List<InferTensor>[batch.Count];
@@ -222,7 +221,7 @@ public sealed class ModelScheduler : IDisposable
                 for (int b = 0; b < batch.Count; b++) split[b].Add(parts[b]);
             }
             for (int b = 0; b < batch.Count; b++)
-                batch[b].Result.TrySetResult(new ScheduledResult(split[b], Seconds(batch[b].Enqueued, batch[b].Taken), compute, rows));
+                batch[b].Result.TrySetResult(new ScheduledResult(split[b], Seconds(batch[b].Enqueued, start), compute, rows));
         }
         catch (Exception e)
         {
