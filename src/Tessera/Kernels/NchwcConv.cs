@@ -133,11 +133,13 @@ public static unsafe partial class NchwcConv
         int lastStart = g.W - 1 - (g.S - 1) * g.DilationW + g.PadLeft;
         int owHi = lastStart < 0 ? owLo : Math.Clamp(lastStart / g.StrideW + 1, owLo, g.OutW);
         for (int oh = oh0; oh < oh1; oh++)
-        {
-            int o = owLo;
-            for (; o + TilePixels <= owHi; o += TilePixels) Pixels(g, ref a, f, x, w, y, residual, oh, o, TilePixels, down: false);
-            if (o < owHi) Pixels(g, ref a, f, x, w, y, residual, oh, o, owHi - o, down: false);
-        }
+            for (int o = owLo, left = owHi - owLo; left > 0;)
+            {
+                int t = EvenTile(left);
+                Pixels(g, ref a, f, x, w, y, residual, oh, o, t, down: false);
+                o += t;
+                left -= t;
+            }
         for (int ow = 0; ow < g.OutW; ow++)
         {
             if (ow == owLo) ow = Math.Max(owHi, ow);
@@ -146,12 +148,32 @@ public static unsafe partial class NchwcConv
             while (oh < oh1)
             {
                 int run = 0;
-                while (oh + run < oh1 && run < TilePixels && WholeRows(g, oh + run)) run++;
-                if (run == 0) run = 1;   // a clipped row: its own pixel
-                Pixels(g, ref a, f, x, w, y, residual, oh, ow, run, down: true);
-                oh += run;
+                while (oh + run < oh1 && WholeRows(g, oh + run)) run++;
+                if (run == 0)
+                {
+                    Pixels(g, ref a, f, x, w, y, residual, oh, ow, 1, down: true);   // a clipped row: its own pixel
+                    oh++;
+                    continue;
+                }
+                for (; run > 0;)
+                {
+                    int t = EvenTile(run);
+                    Pixels(g, ref a, f, x, w, y, residual, oh, ow, t, down: true);
+                    oh += t;
+                    run -= t;
+                }
             }
         }
+    }
+
+    /// <summary>
+    /// The next tile of a run of <paramref name="left"/> pixels when the run is cut into as few tiles as possible of
+    /// near-equal size (25 → 5+5+5+5+5, not 6+6+6+6+1): a 1-pixel tile loads 4 weight vectors per 4 multiply-adds.
+    /// </summary>
+    private static int EvenTile(int left)
+    {
+        int tiles = (left + TilePixels - 1) / TilePixels;
+        return (left + tiles - 1) / tiles;
     }
 
     /// <summary>Whether output row oh sees all R kernel rows inside the input.</summary>
