@@ -193,10 +193,12 @@ public sealed class TapeMachine : IDisposable
             var type = Retype(step);
             if (step.Output is null || step.Output.DType != type.DType || !step.Output.Shape.SequenceEqual(type.Shape))
             {
-                if (!_reuse) step.Output?.Dispose();
-                step.Output = _reuse ? null : Tensor.Empty(type.DType, type.Shape);
-                if (_reuse) step.Slot = -1;
                 if (_reuse) AssignSlot(step, type);
+                else
+                {
+                    step.Output?.Dispose();
+                    step.Output = Tensor.Empty(type.DType, type.Shape);
+                }
             }
         }
         if (_reuse) TakeSlot(step);
