@@ -16,7 +16,18 @@ public sealed class TapeMachine : IDisposable
         public readonly int[][] LastShapes = new int[node.Inputs.Count][];
         public Tensor? Output;
         public double ProfileSeconds;
+        public int Slot = -1;                 // buffer slot of the output (ReuseBuffers)
+        public int[] ReleaseAfter = [];       // slots whose last reader is this step (ReuseBuffers)
     }
+
+    /// <summary>A buffer shared by step outputs whose lifetimes do not overlap (ReuseBuffers).</summary>
+    private sealed class Slot(TensorStorage storage)
+    {
+        public TensorStorage Storage = storage;
+        public bool Busy;
+    }
+
+    private readonly List<Slot> _slots = [];
 
     private readonly Graph _graph;
     private readonly Node[]? _outputs;
@@ -47,6 +58,23 @@ public sealed class TapeMachine : IDisposable
         Profile.Clear();
         foreach (var s in _steps) s.ProfileSeconds = 0;
     }
+
+    /// <summary>
+    /// Memory planning for inference: when set (machines built for given outputs only), a step's output goes into a
+    /// buffer slot whose earlier values nobody reads any more (liveness over the tape, views keeping their source
+    /// alive), so a model's activations occupy a few buffers that stay in cache instead of one buffer per step.
+    /// Only the requested outputs are valid after <see cref="RunAll"/>; intermediate node values are overwritten.
+    /// </summary>
+    public bool ReuseBuffers
+    {
+        get => _reuse;
+        init => _reuse = value && _outputs is not null;
+    }
+
+    private readonly bool _reuse;
+
+    /// <summary>Number of distinct buffers holding step outputs when <see cref="ReuseBuffers"/> is set (else one per step).</summary>
+    public int BufferCount => _reuse ? _slots.Count : _steps.Count(s => s.Output is not null);
 
     /// <summary>Number of op nodes on the tape.</summary>
     public int StepCount => _steps.Length;
@@ -81,6 +109,37 @@ public sealed class TapeMachine : IDisposable
         _steps = [.. steps];
         _inputs = [.. inputs];
         _compiledNodeCount = nodes.Count;
+        if (_outputs is not null) PlanLifetimes();
+    }
+
+    /// <summary>
+    /// For each step, the steps whose outputs it reads last. A view's reader keeps the viewed buffer alive, so the last
+    /// use of a buffer is the latest read of it or of any view of it; requested outputs live past the run.
+    /// </summary>
+    private void PlanLifetimes()
+    {
+        var index = new Dictionary<Node, int>();
+        for (int i = 0; i < _steps.Length; i++) index[_steps[i].Node] = i;
+        var last = new int[_steps.Length];
+        for (int i = 0; i < _steps.Length; i++)
+        {
+            last[i] = i;   // a value nobody reads is free right after its step
+            foreach (var input in _steps[i].Inputs)
+                if (index.TryGetValue(input, out int j)) last[j] = Math.Max(last[j], i);
+        }
+        foreach (var o in _outputs!)
+            if (index.TryGetValue(o, out int j)) last[j] = int.MaxValue;
+        for (int i = _steps.Length - 1; i >= 0; i--)
+            if (_steps[i].Op.IsView)
+                foreach (var input in _steps[i].Inputs)
+                    if (index.TryGetValue(input, out int j)) last[j] = Math.Max(last[j], last[i]);
+        var release = new List<int>[_steps.Length];
+        for (int j = 0; j < _steps.Length; j++)
+        {
+            if (_steps[j].Op.IsView || last[j] == int.MaxValue) continue;
+            (release[last[j]] ??= []).Add(j);
+        }
+        for (int i = 0; i < _steps.Length; i++) _steps[i].ReleaseAfter = release[i] is { } r ? [.. r] : [];
     }
 
     /// <summary>Computes every node on the tape. Throws naming the input if one has no value bound.</summary>
@@ -90,15 +149,22 @@ public sealed class TapeMachine : IDisposable
         foreach (var input in _inputs)
             if (input.Value is null)
                 throw new InvalidOperationException($"Input {input.Name} {input.Type} has no value: bind one with Graph.Let before running.");
+        if (_reuse)
+            foreach (var slot in _slots) slot.Busy = false;
         if (!Profiling)
         {
-            foreach (var step in _steps) Execute(step);
+            foreach (var step in _steps)
+            {
+                Execute(step);
+                if (_reuse) Release(step);
+            }
             return;
         }
         foreach (var step in _steps)
         {
             long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
             Execute(step);
+            if (_reuse) Release(step);
             var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalSeconds;
             step.ProfileSeconds += elapsed;
             Profile.TryGetValue(step.Op.Name, out var acc);
@@ -106,7 +172,7 @@ public sealed class TapeMachine : IDisposable
         }
     }
 
-    private static void Execute(Step step)
+    private void Execute(Step step)
     {
         var args = step.Args;
         bool shapesChanged = step.Output is null || step.Op.ValueDependentShape;
@@ -127,12 +193,70 @@ public sealed class TapeMachine : IDisposable
             var type = Retype(step);
             if (step.Output is null || step.Output.DType != type.DType || !step.Output.Shape.SequenceEqual(type.Shape))
             {
-                step.Output?.Dispose();
-                step.Output = Tensor.Empty(type.DType, type.Shape);
+                if (_reuse) AssignSlot(step, type);
+                else
+                {
+                    step.Output?.Dispose();
+                    step.Output = Tensor.Empty(type.DType, type.Shape);
+                }
             }
         }
+        if (_reuse) TakeSlot(step);
         step.Op.Forward(args, step.Output!);
         step.Node.Value = step.Output;
+    }
+
+    /// <summary>Frees the slots of the values this step was the last to read (ReuseBuffers).</summary>
+    private void Release(Step step)
+    {
+        foreach (int j in step.ReleaseAfter)
+            if (_steps[j].Slot >= 0) _slots[_steps[j].Slot].Busy = false;
+    }
+
+    /// <summary>
+    /// Steady state: the step's slot from the last run is free again at this point (same shapes, same order of
+    /// acquisitions and releases), so the output tensor is kept as it is and a run allocates nothing.
+    /// </summary>
+    private void TakeSlot(Step step)
+    {
+        if (step.Slot >= 0 && !_slots[step.Slot].Busy && ReferenceEquals(step.Output!.Storage, _slots[step.Slot].Storage))
+        {
+            _slots[step.Slot].Busy = true;
+            return;
+        }
+        AssignSlot(step, new TensorType(step.Output!.DType, step.Output.ShapeArray()));
+        _slots[step.Slot].Busy = true;
+    }
+
+    /// <summary>
+    /// Picks a free slot for the step's output: the smallest of its dtype that is large enough, else the largest free
+    /// one grown (its old buffer goes back to the pool), else a new slot; the output becomes a view of the slot.
+    /// </summary>
+    private void AssignSlot(Step step, TensorType type)
+    {
+        int need = ShapeMath.Count(type.Shape);
+        int best = -1, largest = -1;
+        for (int i = 0; i < _slots.Count; i++)
+        {
+            var sl = _slots[i];
+            if (sl.Busy || sl.Storage.DType != type.DType) continue;
+            int cap = sl.Storage.Length;
+            if (cap >= need && (best < 0 || cap < _slots[best].Storage.Length)) best = i;
+            if (largest < 0 || cap > _slots[largest].Storage.Length) largest = i;
+        }
+        if (best < 0 && largest >= 0)
+        {
+            _slots[largest].Storage.ReturnToPool();
+            _slots[largest].Storage = TensorStorage.Allocate(type.DType, need, clear: false);
+            best = largest;
+        }
+        if (best < 0)
+        {
+            _slots.Add(new Slot(TensorStorage.Allocate(type.DType, need, clear: false)));
+            best = _slots.Count - 1;
+        }
+        step.Slot = best;
+        step.Output = new Tensor(_slots[best].Storage, type.Shape, ShapeMath.RowMajorStrides(type.Shape), 0, ownsStorage: false);
     }
 
     private static TensorType Retype(Step step)
@@ -154,6 +278,9 @@ public sealed class TapeMachine : IDisposable
             if (s.Output is not null && ReferenceEquals(s.Node.Value, s.Output)) s.Node.Value = null;
             s.Output?.Dispose();
             s.Output = null;
+            s.Slot = -1;
         }
+        foreach (var slot in _slots) slot.Storage.ReturnToPool();
+        _slots.Clear();
     }
 }

@@ -18,7 +18,10 @@ namespace Tessera.Kernels;
 internal static class KernelThreads
 {
     /// <summary>How long an idle worker spins looking for the next loop before it blocks.</summary>
-    internal static TimeSpan SpinTime { get; set; } = TimeSpan.FromMicroseconds(200);
+    internal static TimeSpan SpinTime { get; set; } = TimeSpan.FromMicroseconds(100);
+
+    /// <summary>How long the caller spins for the helpers to finish before it blocks.</summary>
+    internal static TimeSpan CallerSpinTime { get; set; } = TimeSpan.FromMicroseconds(50);
 
     private sealed class Worker
     {
@@ -34,6 +37,8 @@ internal static class KernelThreads
     // 0..helpers-1, low 16 bits), read together so a worker never pairs one loop's generation with another's helpers.
     private static long s_loop;
     private static int s_pending;       // helpers not yet done with the current loop
+    private static int s_callerSleeping;   // 1 while the caller blocks on s_done (helpers were descheduled)
+    private static readonly SemaphoreSlim s_done = new(0);
     private static Action<int>? s_body;
     private static int s_count, s_chunk, s_next;
     private static Exception? s_error;
@@ -65,8 +70,7 @@ internal static class KernelThreads
             for (int w = 0; w < helpers; w++)
                 if (Interlocked.Exchange(ref workers[w].Sleeping, 0) == 1) workers[w].Wake.Release();
             RunItems(body);
-            var spin = new SpinWait();
-            while (Volatile.Read(ref s_pending) != 0) spin.SpinOnce(sleep1Threshold: -1);
+            WaitForHelpers();
             s_body = null;
             if (s_error is { } e)
             {
@@ -78,6 +82,39 @@ internal static class KernelThreads
         {
             Volatile.Write(ref s_busy, 0);
         }
+    }
+
+    /// <summary>
+    /// Spins briefly for the helpers' last items, then blocks: on a busy machine a helper may be off its core for a
+    /// whole time slice, and a caller spinning meanwhile would only take CPU from it.
+    /// </summary>
+    private static void WaitForHelpers()
+    {
+        long deadline = Stopwatch.GetTimestamp() + (long)(CallerSpinTime.TotalSeconds * Stopwatch.Frequency);
+        var spin = new SpinWait();
+        while (Volatile.Read(ref s_pending) != 0)
+        {
+            if (Stopwatch.GetTimestamp() < deadline)
+            {
+                spin.SpinOnce(sleep1Threshold: -1);
+                continue;
+            }
+            // Same hand-shake as the workers' sleep: whoever flips the flag back to 0 decides who consumes the release.
+            Interlocked.Exchange(ref s_callerSleeping, 1);
+            if (Volatile.Read(ref s_pending) == 0)
+            {
+                if (Interlocked.Exchange(ref s_callerSleeping, 0) == 0) s_done.Wait();
+                return;
+            }
+            s_done.Wait();
+            return;
+        }
+    }
+
+    /// <summary>A helper's end of the loop: the last one wakes a caller that went to sleep waiting.</summary>
+    private static void HelperDone()
+    {
+        if (Interlocked.Decrement(ref s_pending) == 0 && Interlocked.Exchange(ref s_callerSleeping, 0) == 1) s_done.Release();
     }
 
     private static void RunItems(Action<int> body)
@@ -129,7 +166,7 @@ internal static class KernelThreads
             // A worker this loop does not count on must not touch it: the loop may end (and the next begin) any time.
             if (index >= (int)(seen & 0xFFFF)) continue;
             RunItems(s_body!);
-            Interlocked.Decrement(ref s_pending);
+            HelperDone();
         }
     }
 

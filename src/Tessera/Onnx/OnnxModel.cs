@@ -30,7 +30,8 @@ public sealed class OnnxModel : IInferenceModel
     private sealed class Instance(OnnxGraph graph) : IDisposable
     {
         public readonly OnnxGraph Graph = graph;
-        public readonly TapeMachine Machine = new(graph.Graph, graph.Outputs);
+        // Only the outputs are read after a run (and cloned), so intermediate values share buffers.
+        public readonly TapeMachine Machine = new(graph.Graph, graph.Outputs) { ReuseBuffers = true };
         public void Dispose() => Machine.Dispose();
     }
 

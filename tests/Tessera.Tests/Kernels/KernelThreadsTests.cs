@@ -29,17 +29,23 @@ public class KernelThreadsTests
     public void Many_loops_back_to_back_and_after_sleeping()
     {
         for (int r = 0; r < 2000; r++) AssertEachOnce(1 + r % 37, 2);
-        var saved = KernelThreads.SpinTime;
+        var (saved, savedCaller) = (KernelThreads.SpinTime, KernelThreads.CallerSpinTime);
         try
         {
-            KernelThreads.SpinTime = TimeSpan.Zero;   // workers block at once: each loop has to wake them
+            // Workers block at once (each loop has to wake them) and the caller blocks waiting for them.
+            KernelThreads.SpinTime = TimeSpan.Zero;
+            KernelThreads.CallerSpinTime = TimeSpan.Zero;
             for (int r = 0; r < 200; r++)
             {
                 AssertEachOnce(64, 3);
                 if (r % 50 == 0) Thread.Sleep(5);
             }
+            var hits = new int[16];
+            for (int r = 0; r < 20; r++)
+                KernelThreads.For(16, 2, i => { Thread.Sleep(i % 3); Interlocked.Increment(ref hits[i]); });
+            Assert.All(hits, h => Assert.Equal(20, h));
         }
-        finally { KernelThreads.SpinTime = saved; }
+        finally { (KernelThreads.SpinTime, KernelThreads.CallerSpinTime) = (saved, savedCaller); }
     }
 
     [Fact]
