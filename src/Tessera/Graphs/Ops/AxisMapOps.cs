@@ -103,9 +103,9 @@ public sealed class TileOp(long[] repeats) : AxisMapOp
 }
 
 /// <summary>How <see cref="PadModeOp"/> fills the border.</summary>
-public enum PadMode { Constant, Edge, Reflect }
+public enum PadMode { Constant, Edge, Reflect, Wrap }
 
-/// <summary>ONNX Pad: pads = [begin₀, …, end₀, …] (negative pads crop); constant, edge or reflect filling.</summary>
+/// <summary>ONNX Pad: pads = [begin₀, …, end₀, …] (negative pads crop); constant, edge, reflect or wrap (circular) filling.</summary>
 public sealed class PadModeOp(long[] pads, PadMode mode, double value) : AxisMapOp
 {
     public long[] Pads { get; } = pads;
@@ -133,6 +133,7 @@ public sealed class PadModeOp(long[] pads, PadMode mode, double value) : AxisMap
                 {
                     PadMode.Edge => (int)Math.Clamp(j, 0, n - 1),
                     PadMode.Reflect => Reflect(j, n),
+                    PadMode.Wrap => (int)(((j % n) + n) % n),
                     _ => -1,
                 };
             }

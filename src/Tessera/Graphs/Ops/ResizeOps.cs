@@ -34,6 +34,13 @@ public sealed class ResizeOp(ResizeMode mode, string coordinateMode, string near
             case "asymmetric": xo = x / scale; break;
             case "tf_half_pixel_for_nn": xo = (x + 0.5) / scale; break;
             case "pytorch_half_pixel": xo = outWidth == 1 ? -0.5 : (x + 0.5) / scale - 0.5; break;
+            case "half_pixel_symmetric":
+            {
+                // Opset 19: half_pixel shifted so the sampled span is centred when the size was rounded down.
+                double adjustment = sizes[axis] / outWidth, center = inSize / 2.0;
+                xo = center * (1 - adjustment) + (x + 0.5) / scale - 0.5;
+                break;
+            }
             case "tf_crop_and_resize":
             {
                 int r = scales.Length;
