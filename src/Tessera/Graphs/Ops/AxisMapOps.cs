@@ -124,6 +124,8 @@ public sealed class PadModeOp(long[] pads, PadMode mode, double value) : AxisMap
             long b = Pads[d], e = Pads[d + r], n = x[d], len = n + b + e;
             if (len < 0 || len > ShapeLimits.MaxDimension) throw new ShapeMismatchException(Name, $"pads ({string.Join(", ", Pads)}) give axis {d} of {ShapeMath.Format(x)} a size of {len}");
             if (n == 0 && len > 0 && Mode != PadMode.Constant) throw new ShapeMismatchException(Name, $"cannot {Mode.ToString().ToLowerInvariant()}-pad an empty axis {d}");
+            long lo = Math.Max(0, -b), hi = n - Math.Max(0, -e);
+            if (Mode == PadMode.Wrap && hi <= lo && len > 0) throw new ShapeMismatchException(Name, $"cannot wrap-pad axis {d}: pads ({string.Join(", ", Pads)}) crop it to nothing");
             var m = maps[d] = new int[len];
             for (long i = 0; i < len; i++)
             {
@@ -133,7 +135,8 @@ public sealed class PadModeOp(long[] pads, PadMode mode, double value) : AxisMap
                 {
                     PadMode.Edge => (int)Math.Clamp(j, 0, n - 1),
                     PadMode.Reflect => Reflect(j, n),
-                    PadMode.Wrap => (int)(((j % n) + n) % n),
+                    // Negative pads crop first; wrap then repeats the cropped axis [lo, hi), as the ONNX reference does.
+                    PadMode.Wrap => (int)(lo + ((j - lo) % (hi - lo) + (hi - lo)) % (hi - lo)),
                     _ => -1,
                 };
             }
