@@ -241,6 +241,19 @@ public class OnnxOpset21Tests
     }
 
     [Fact]
+    public void AffineGrid_20_matches_onnx_runtime_in_2d_and_3d()
+    {
+        foreach (long align in new long[] { 0, 1 })
+        {
+            var node = new NodeProto { OpType = "AffineGrid", Input = { "theta", "size" }, Output = { "grid" }, Attribute = { Attr("align_corners", align) } };
+            AssertMatchesOrt(NodeModel(20, node, [new("theta", DT.Float, [2, 2, 3])], [("size", Tensor.FromArray(new long[] { 2, 3, 4, 5 }, 4))], ("grid", DT.Float)),
+                new() { ["theta"] = Random(10, 2, 2, 3) });
+            AssertMatchesOrt(NodeModel(20, node, [new("theta", DT.Float, [1, 3, 4])], [("size", Tensor.FromArray(new long[] { 1, 1, 2, 3, 4 }, 5))], ("grid", DT.Float)),
+                new() { ["theta"] = Random(11, 1, 3, 4) });
+        }
+    }
+
+    [Fact]
     public void String_operators_of_20_are_refused_naming_op_and_opset()
     {
         var node = new NodeProto { OpType = "StringConcat", Input = { "x", "x" }, Output = { "y" } };
@@ -276,6 +289,25 @@ public class OnnxOpset21Tests
         var expected = xs.Select((v, i) => (sbyte)Math.Clamp(Math.Round(v / ss[(i / 3 / 2) * 3 + i % 3], MidpointRounding.ToEven), -128, 127)).ToArray();
         Assert.Equal(expected, y.ToArray<sbyte>());
         Assert.Contains(expected, v => v is -128 or 127);   // the data reach the int8 limits, so saturation is exercised
+    }
+
+    [Fact]
+    public void GroupNormalization_scales_per_group_at_18_and_per_channel_at_21()
+    {
+        var x = Random(12, 2, 6, 3, 4);
+        foreach (var (opset, len) in new[] { (18, 3), (21, 6) })
+        {
+            var node = new NodeProto { OpType = "GroupNormalization", Input = { "x", "scale", "bias" }, Output = { "y" },
+                Attribute = { Attr("num_groups", 3L), new AttributeProto { Name = "epsilon", Type = AttributeProto.Types.AttributeType.Float, F = 1e-3f } } };
+            var m = NodeModel(opset, node, [new("x", DT.Float, [2, 6, 3, 4])],
+                [("scale", Random(13, len)), ("bias", Random(14, len))], ("y", DT.Float));
+            AssertMatchesOrt(m, new() { ["x"] = x }, 1e-4);
+        }
+        // A per-group (opset-18) scale in an opset-21 model is an error, not silently broadcast.
+        var old = new NodeProto { OpType = "GroupNormalization", Input = { "x", "scale", "bias" }, Output = { "y" }, Attribute = { Attr("num_groups", 3L) } };
+        var bad = NodeModel(21, old, [new("x", DT.Float, [2, 6, 3, 4])], [("scale", Random(13, 3)), ("bias", Random(14, 3))], ("y", DT.Float));
+        var e = Assert.Throws<OnnxFormatException>(() => OnnxModel.Load(bad.ToByteArray()));
+        Assert.Contains("length 6", e.Message);
     }
 
     [Fact]

@@ -62,6 +62,34 @@ public static partial class OnnxOperators
             var cAxes = Enumerable.Range(1, x.Rank - 2).ToArray();
             return One(Add(Mul(Mul(d, inv), Unsqueeze(scale, cAxes)), Unsqueeze(bias, cAxes)));
         };
+        t["GroupNormalization"] = c =>
+        {
+            // Statistics over each group of C/G channels and all spatial positions. Opset 18 scales and shifts per
+            // group (scale, bias of length G); opset 21 per channel (length C), so the same file means different things.
+            Node x = c.Required(0), scale = c.Required(1), bias = c.Required(2);
+            int groups = (int)c.Int("num_groups", 0), ch = x.Rank >= 2 ? x.Shape[1] : -1;
+            if (groups <= 0) throw c.Error("attribute 'num_groups' (> 0) is required");
+            if (ch < 0) throw c.Unsupported("an input whose channel count is unknown");
+            if (ch % groups != 0) throw c.Error($"{ch} channels do not split into {groups} groups");
+            if (c.Opset >= 21 && c.Int("stash_type", 1) != 1) throw c.Unsupported($"stash_type {c.Int("stash_type", 1)}");
+            int perChannel = c.Opset >= 21 ? ch : groups;
+            if (scale.Shape is not [var sl] || (sl >= 0 && sl != perChannel) || bias.Shape is not [var bl] || (bl >= 0 && bl != perChannel))
+                throw c.Error($"opset {c.Opset} expects scale and bias of length {perChannel}, got {ShapeMath.Format(scale.Shape)} and {ShapeMath.Format(bias.Shape)}");
+            float eps = c.Float("epsilon", 1e-5f);
+            var g = c.Graph.Apply(new ReshapeToOp([0, groups, -1], false), x);
+            var d = Sub(g, Mean(g, [2], true));
+            var inv = Reciprocal(Sqrt(Add(Mean(Square(d), [2], true), c.Graph.Constant(eps, x.DType))));
+            var y = ReshapeLike(Mul(d, inv), x);
+            if (c.Opset < 21)
+            {
+                // Each group's value repeated over its C/G channels.
+                var index = Tensor.FromArray(Enumerable.Range(0, ch).Select(i => (long)(i / (ch / groups))).ToArray(), ch);
+                scale = Gather(scale, c.Graph.Constant(index)); bias = Gather(bias, c.Graph.Constant(index));
+            }
+            var cAxes = Enumerable.Range(1, x.Rank - 2).ToArray();
+            if (cAxes.Length > 0) { scale = Unsqueeze(scale, cAxes); bias = Unsqueeze(bias, cAxes); }
+            return One(Add(Mul(y, scale), bias));
+        };
         t["LayerNormalization"] = c =>
         {
             Node x = c.Required(0), scale = c.Required(1);
