@@ -5,7 +5,7 @@ namespace Tessera.Serving.Tests;
 
 /// <summary>
 /// Writes Triton's <c>simple</c> (OUTPUT0 = INPUT0 + INPUT1, OUTPUT1 = INPUT0 - INPUT1, INT32 [batch,16]) as an
-/// opset-13 ONNX file, which the native engine runs (Triton's own file declares opset 21, beyond it today).
+/// opset-13 ONNX file (an older opset than Triton's own file, which declares 21), run by the native engine.
 /// </summary>
 public static class NativeModels
 {

@@ -18,8 +18,12 @@ public sealed class OnnxGraph(Graph graph, Node[] inputs, Node[] outputs)
 /// </summary>
 public static class OnnxImporter
 {
-    /// <summary>The default-domain opset versions this importer knows.</summary>
-    public const int MinOpset = 1, MaxOpset = 18;
+    /// <summary>
+    /// The default-domain opset versions this importer knows. Every operator change of opsets 19–21 is either built
+    /// with that version's semantics (keyed on <see cref="OnnxNodeContext.Opset"/>) or refused by name; the types those
+    /// opsets add (float8, int4/uint4, strings) are refused where a tensor or a dtype attribute names them.
+    /// </summary>
+    public const int MinOpset = 1, MaxOpset = 21;
 
     /// <summary>Folding stops above this many elements, so a constant expression cannot blow up memory at load.</summary>
     private const long FoldLimit = 1L << 24;

@@ -8,11 +8,11 @@ public static partial class OnnxOperators
 {
     private static void AddNeural(Dictionary<string, OnnxOpBuilder> t)
     {
-        t["ReduceSum"] = c => One(Reduce(c, (x, axes, keep) => Sum(x, axes, keep), axesFromInput: c.Opset >= 13, kind: ReduceKind.Sum));
+        t["ReduceSum"] = c => One(Reduce(c, (x, axes, keep) => Sum(x, axes, keep), ReduceKind.Sum));
         t["ReduceMean"] = c => One(Reduce(c, (x, axes, keep) => Mean(x, axes, keep)));
-        t["ReduceMax"] = c => One(Reduce(c, (x, axes, keep) => Max(x, axes, keep)));
-        t["ReduceMin"] = c => One(Reduce(c, (x, axes, keep) => Min(x, axes, keep)));
-        t["ReduceProd"] = c => One(Reduce(c, (x, axes, keep) => Prod(x, axes, keep)));
+        t["ReduceMax"] = c => One(Reduce(c, (x, axes, keep) => Max(x, axes, keep), ReduceKind.Max));
+        t["ReduceMin"] = c => One(Reduce(c, (x, axes, keep) => Min(x, axes, keep), ReduceKind.Min));
+        t["ReduceProd"] = c => One(Reduce(c, (x, axes, keep) => Prod(x, axes, keep), ReduceKind.Prod));
         t["ReduceL1"] = c => One(Reduce(c, (x, axes, keep) => Sum(Abs(x), axes, keep)));
         t["ReduceL2"] = c => One(Reduce(c, (x, axes, keep) => Sqrt(Sum(Square(x), axes, keep))));
         t["ReduceSumSquare"] = c => One(Reduce(c, (x, axes, keep) => Sum(Square(x), axes, keep)));
@@ -62,6 +62,34 @@ public static partial class OnnxOperators
             var cAxes = Enumerable.Range(1, x.Rank - 2).ToArray();
             return One(Add(Mul(Mul(d, inv), Unsqueeze(scale, cAxes)), Unsqueeze(bias, cAxes)));
         };
+        t["GroupNormalization"] = c =>
+        {
+            // Statistics over each group of C/G channels and all spatial positions. Opset 18 scales and shifts per
+            // group (scale, bias of length G); opset 21 per channel (length C), so the same file means different things.
+            Node x = c.Required(0), scale = c.Required(1), bias = c.Required(2);
+            int groups = (int)c.Int("num_groups", 0), ch = x.Rank >= 2 ? x.Shape[1] : -1;
+            if (groups <= 0) throw c.Error("attribute 'num_groups' (> 0) is required");
+            if (ch < 0) throw c.Unsupported("an input whose channel count is unknown");
+            if (ch % groups != 0) throw c.Error($"{ch} channels do not split into {groups} groups");
+            if (c.Opset >= 21 && c.Int("stash_type", 1) != 1) throw c.Unsupported($"stash_type {c.Int("stash_type", 1)}");
+            int perChannel = c.Opset >= 21 ? ch : groups;
+            if (scale.Shape is not [var sl] || (sl >= 0 && sl != perChannel) || bias.Shape is not [var bl] || (bl >= 0 && bl != perChannel))
+                throw c.Error($"opset {c.Opset} expects scale and bias of length {perChannel}, got {ShapeMath.Format(scale.Shape)} and {ShapeMath.Format(bias.Shape)}");
+            float eps = c.Float("epsilon", 1e-5f);
+            var g = c.Graph.Apply(new ReshapeToOp([0, groups, -1], false), x);
+            var d = Sub(g, Mean(g, [2], true));
+            var inv = Reciprocal(Sqrt(Add(Mean(Square(d), [2], true), c.Graph.Constant(eps, x.DType))));
+            var y = ReshapeLike(Mul(d, inv), x);
+            if (c.Opset < 21)
+            {
+                // Each group's value repeated over its C/G channels.
+                var index = Tensor.FromArray(Enumerable.Range(0, ch).Select(i => (long)(i / (ch / groups))).ToArray(), ch);
+                scale = Gather(scale, c.Graph.Constant(index)); bias = Gather(bias, c.Graph.Constant(index));
+            }
+            var cAxes = Enumerable.Range(1, x.Rank - 2).ToArray();
+            if (cAxes.Length > 0) { scale = Unsqueeze(scale, cAxes); bias = Unsqueeze(bias, cAxes); }
+            return One(Add(Mul(y, scale), bias));
+        };
         t["LayerNormalization"] = c =>
         {
             Node x = c.Required(0), scale = c.Required(1);
@@ -94,24 +122,44 @@ public static partial class OnnxOperators
         t["AveragePool"] = c => Pool(c, false);
     }
 
-    private static Node Reduce(OnnxNodeContext c, Func<Node, int[]?, bool, Node> f, bool axesFromInput = false, ReduceKind kind = ReduceKind.Sum)
+    /// <summary>
+    /// Reduce*: axes are an attribute until opset 17 (ReduceSum: 12) and an optional input after. A run-time axes input
+    /// needs a reduction the registry's <see cref="ReduceOp"/> computes directly (<paramref name="kind"/>).
+    /// ReduceMax and ReduceMin take bool from opset 20: max is "any", min is "all", computed exactly on 0/1 floats.
+    /// </summary>
+    private static Node Reduce(OnnxNodeContext c, Func<Node, int[]?, bool, Node> f, ReduceKind? kind = null)
     {
         var x = c.Required(0);
+        if (x.DType == DType.Bool && c.OpType is "ReduceMax" or "ReduceMin")
+        {
+            if (c.Opset < 20) throw c.Error("a bool input needs opset 20");
+            var inner = f;
+            f = (b, axes, keep) => Cast(inner(Cast(b, DType.Float32), axes, keep), DType.Bool);
+            kind = null;
+        }
         bool keep = c.Int("keepdims", 1) != 0;
         bool noop = c.Int("noop_with_empty_axes", 0) != 0;
+        bool axesFromInput = c.Opset >= (c.OpType == "ReduceSum" ? 13 : 18);
         if (!axesFromInput)
         {
             var axes = c.Int32s("axes");
             if (axes is { Length: 0 }) axes = null;
             return f(x, axes, keep);
         }
+        if (c.Has("axes")) throw c.Error($"axes is an input from opset {(c.OpType == "ReduceSum" ? 13 : 18)}, not an attribute");
         if (c.Input(1) is not { } axesNode)
             return noop ? ExpandLike(x, x) : f(x, null, keep);
-        return c.Bind("Reduce" + kind, [x], [axesNode], v =>
+        if (c.ConstantInput(1) is { } known)
+        {
+            var axes = OnnxNodeContext.Int32Values(known);
+            return axes.Length > 0 ? f(x, axes, keep) : noop ? ExpandLike(x, x) : f(x, null, keep);
+        }
+        if (kind is not { } k) throw c.Unsupported("axes known only at run time");
+        return c.Bind("Reduce" + k, [x], [axesNode], v =>
         {
             var axes = OnnxNodeContext.Int32Values(v[0]);
-            if (axes.Length == 0) return noop ? new IdentityOp() : new ReduceOp(kind, null, keep);
-            return new ReduceOp(kind, axes, keep);
+            if (axes.Length == 0) return noop ? new IdentityOp() : new ReduceOp(k, null, keep);
+            return new ReduceOp(k, axes, keep);
         }, (d, p) => Unknown(d[0].DType, keep ? d[0].Rank : d[0].Rank - Math.Max(VectorLength(p[0]), 0)));
     }
 
@@ -283,6 +331,13 @@ public static partial class OnnxOperators
                 var m => throw c.Unsupported($"mode '{m}'"),
             };
             string coord = c.Opset < 11 ? "asymmetric" : c.String("coordinate_transformation_mode", "half_pixel");
+            if (coord is not ("half_pixel" or "pytorch_half_pixel" or "align_corners" or "asymmetric" or "tf_half_pixel_for_nn" or "tf_crop_and_resize")
+                && !(coord == "half_pixel_symmetric" && c.Opset >= 19))
+                throw c.Unsupported($"coordinate_transformation_mode '{coord}'");
+            // Opset 18 options that change the output; refused rather than ignored.
+            if (c.Int("antialias", 0) != 0) throw c.Unsupported("antialias");
+            if (c.Has("axes")) throw c.Unsupported("the axes attribute");
+            if (c.String("keep_aspect_ratio_policy", "stretch") != "stretch") throw c.Unsupported($"keep_aspect_ratio_policy '{c.String("keep_aspect_ratio_policy", "")}'");
             string nearest = c.String("nearest_mode", "round_prefer_floor");
             double a = c.Float("cubic_coeff_a", -0.75f), extrap = c.Float("extrapolation_value", 0f);
             bool exclude = c.Int("exclude_outside", 0) != 0;
@@ -306,8 +361,22 @@ public static partial class OnnxOperators
         };
         t["GridSample"] = c =>
         {
-            var mode = c.String("mode", "bilinear") switch { "nearest" => ResizeMode.Nearest, "bicubic" => ResizeMode.Cubic, _ => ResizeMode.Linear };
-            return One(c.Graph.Apply(new GridSampleOp(mode, c.String("padding_mode", "zeros"), c.Int("align_corners", 0) != 0), c.Required(0), c.Required(1)));
+            // Opset 20 renamed the modes (bilinear → linear, bicubic → cubic) and allowed N-d inputs.
+            bool v20 = c.Opset >= 20;
+            var mode = c.String("mode", v20 ? "linear" : "bilinear") switch
+            {
+                "nearest" => ResizeMode.Nearest,
+                "linear" when v20 => ResizeMode.Linear,
+                "cubic" when v20 => ResizeMode.Cubic,
+                "bilinear" when !v20 => ResizeMode.Linear,
+                "bicubic" when !v20 => ResizeMode.Cubic,
+                var m => throw c.Unsupported($"mode '{m}'"),
+            };
+            var padding = c.String("padding_mode", "zeros");
+            if (padding is not ("zeros" or "border" or "reflection")) throw c.Unsupported($"padding_mode '{padding}'");
+            var x = c.Required(0);
+            if (x.Rank != 4) throw c.Unsupported($"a rank-{x.Rank} input ({x.Rank - 2}-D sampling; only 2-D is implemented)");
+            return One(c.Graph.Apply(new GridSampleOp(mode, padding, c.Int("align_corners", 0) != 0), x, c.Required(1)));
         };
         t["Upsample"] = c =>
         {
@@ -424,20 +493,28 @@ public static partial class OnnxOperators
         {
             Node x = c.Required(0), scale = c.Required(1);
             var zp = c.Input(2);
-            var outType = zp?.DType ?? DType.UInt8;
-            if (outType != DType.UInt8) throw c.Unsupported($"quantizing to {outType.Name()}");
+            // Opset 21: output_dtype names the output type when there is no zero point (the zero point's type wins otherwise).
+            var outType = zp?.DType ?? (c.Opset >= 21 ? DTypeAttr(c, "output_dtype", DType.UInt8) : DType.UInt8);
+            // saturate (opset 19) concerns float8 outputs only, which are refused below; integers always saturate.
+            var (lo, hi) = outType switch
+            {
+                DType.UInt8 => (0, 255),
+                DType.Int8 => (-128, 127),
+                _ => throw c.Unsupported($"quantizing to {outType.Name()}"),
+            };
             int axis = (int)c.Int("axis", 1);
-            var q = c.Graph.Apply(new MathOp(MathFunction.Round), Div(x, PerAxis(c, scale, x, axis)));
-            if (zp is not null) q = Add(q, Cast(PerAxis(c, zp, x, axis), x.DType));
-            return One(Cast(c.Graph.Apply(new ClipOp(0, 255), q), DType.UInt8));
+            // Round half to even, as ONNX specifies; then the zero point; then saturate to the output range.
+            var q = c.Graph.Apply(new MathOp(MathFunction.Round), Div(x, QuantParam(c, scale, x, axis)));
+            if (zp is not null) q = Add(q, Cast(QuantParam(c, zp, x, axis), x.DType));
+            return One(Cast(c.Graph.Apply(new ClipOp(lo, hi), q), outType));
         };
         t["DequantizeLinear"] = c =>
         {
             Node x = c.Required(0), scale = c.Required(1);
             int axis = (int)c.Int("axis", 1);
             var xf = Cast(x, scale.DType);
-            if (c.Input(2) is { } zp) xf = Sub(xf, Cast(PerAxis(c, zp, x, axis), scale.DType));
-            return One(Mul(xf, PerAxis(c, scale, x, axis)));
+            if (c.Input(2) is { } zp) xf = Sub(xf, Cast(QuantParam(c, zp, x, axis), scale.DType));
+            return One(Mul(xf, QuantParam(c, scale, x, axis)));
         };
         t["DynamicQuantizeLinear"] = c =>
         {
@@ -449,6 +526,27 @@ public static partial class OnnxOperators
             var q = c.Graph.Apply(new ClipOp(0, 255), Add(c.Graph.Apply(new MathOp(MathFunction.Round), Div(x, scale)), zpf));
             return [Cast(q, DType.UInt8), scale, Cast(zpf, DType.UInt8)];
         };
+    }
+
+    /// <summary>
+    /// A quantization scale or zero point shaped to broadcast against x: scalar (per tensor), 1-D along axis (per
+    /// channel) or, from opset 21 with block_size > 0, x's rank with axis holding ⌈n / block_size⌉ blocks, each block's
+    /// value repeated over its block_size positions.
+    /// </summary>
+    private static Node QuantParam(OnnxNodeContext c, Node p, Node x, int axis)
+    {
+        long block = c.Opset >= 21 ? c.Int("block_size", 0) : 0;
+        if (block < 0) throw c.Error($"block_size must be ≥ 0, got {block}");
+        if (block == 0) return PerAxis(c, p, x, axis);
+        if (axis < 0) axis += x.Rank;
+        if (p.Rank != x.Rank || axis < 0 || axis >= x.Rank) throw c.Error($"blocked quantization needs a parameter of x's rank {x.Rank} and a valid axis, got shape {ShapeMath.Format(p.Shape)}, axis {axis}");
+        int n = x.Shape[axis];
+        if (n < 0) throw c.Unsupported("blocked quantization along an axis of unknown size");
+        long blocks = (n + block - 1) / block;
+        if (p.Shape[axis] >= 0 && p.Shape[axis] != blocks) throw c.Error($"{n} elements in blocks of {block} need {blocks} parameters along axis {axis}, got {p.Shape[axis]}");
+        var index = new long[n];
+        for (int i = 0; i < n; i++) index[i] = i / block;
+        return Gather(p, c.Graph.Constant(Tensor.FromArray(index, n)), axis);
     }
 
     /// <summary>A 1-D per-channel parameter reshaped to broadcast along <paramref name="axis"/> of x (scalars unchanged).</summary>

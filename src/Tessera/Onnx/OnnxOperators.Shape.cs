@@ -177,6 +177,7 @@ public static partial class OnnxOperators
                 "constant" => PadMode.Constant,
                 "edge" => PadMode.Edge,
                 "reflect" => PadMode.Reflect,
+                "wrap" when c.Opset >= 19 => PadMode.Wrap,
                 var m => throw c.Unsupported($"pad mode '{m}'"),
             };
             if (c.Opset < 11)

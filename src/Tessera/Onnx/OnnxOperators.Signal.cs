@@ -13,12 +13,21 @@ public static partial class OnnxOperators
         t["DFT"] = c =>
         {
             var x = c.Required(0);
-            int axis = (int)c.Int("axis", 1);
             bool inverse = c.Int("inverse", 0) != 0, onesided = c.Int("onesided", 0) != 0;
             if (onesided && inverse) throw c.Unsupported("onesided inverse DFT");
-            if (c.Input(1) is not { } len) return One(c.Graph.Apply(new DftOp(axis, inverse, onesided), x));
-            return One(c.Bind("DFT", [x], [len], v => new DftOp(axis, inverse, onesided, checked((int)v[0].ToScalar())),
-                (d, _) => Unknown(d[0].DType, d[0].Rank)));
+            // Opset 20 moved axis from an attribute (default 1) to optional input 2 (default −2, the last signal axis).
+            Node? len = c.Input(1), axisNode = c.Opset >= 20 ? c.Input(2) : null;
+            if (c.Opset >= 20 && c.Has("axis")) throw c.Error("axis is an input from opset 20, not an attribute");
+            int fixedAxis = c.Opset >= 20 ? -2 : (int)c.Int("axis", 1);
+            if (len is null && axisNode is null) return One(c.Graph.Apply(new DftOp(fixedAxis, inverse, onesided), x));
+            Node[] ps = [.. new[] { len, axisNode }.OfType<Node>()];
+            return One(c.Bind("DFT", [x], ps, v =>
+            {
+                int k = 0;
+                int? length = len is null ? null : checked((int)v[k++].ToScalar());
+                int axis = axisNode is null ? fixedAxis : checked((int)v[k].ToScalar());
+                return new DftOp(axis, inverse, onesided, length);
+            }, (d, _) => Unknown(d[0].DType, d[0].Rank)));
         };
         t["STFT"] = c =>
         {

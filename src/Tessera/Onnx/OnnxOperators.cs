@@ -28,14 +28,19 @@ public static partial class OnnxOperators
         AddTraining(t);
         AddSignal(t);
         AddControl(t);
+        AddGrid(t);
         return t;
     }
 
     private static Node[] One(Node n) => [n];
 
     /// <summary>ONNX element type attribute → Tessera dtype.</summary>
-    internal static DType DTypeAttr(OnnxNodeContext c, string name, DType fallback) =>
-        c.Has(name) ? OnnxTensors.ToDType((int)c.Int(name, 0), $"attribute '{name}' of node '{c.Proto.Name}'") : fallback;
+    internal static DType DTypeAttr(OnnxNodeContext c, string name, DType fallback)
+    {
+        if (!c.Has(name)) return fallback;
+        try { return OnnxTensors.ToDType((int)c.Int(name, 0), $"attribute '{name}'"); }
+        catch (OnnxUnsupportedException e) { throw c.Unsupported(e.Message); }   // say which op and opset asked for it
+    }
 
     private static void AddElementwise(Dictionary<string, OnnxOpBuilder> t)
     {
@@ -71,6 +76,12 @@ public static partial class OnnxOperators
         t["Cos"] = c => One(Cos(c.Required(0)));
         t["Softplus"] = c => One(Softplus(c.Required(0)));
         t["Erf"] = c => One(Erf(c.Required(0)));
+        t["Gelu"] = c => c.String("approximate", "none") switch   // opset 20
+        {
+            "none" => One(Gelu(c.Required(0))),
+            "tanh" => One(GeluTanh(c, c.Required(0))),
+            var a => throw c.Unsupported($"approximate '{a}'"),
+        };
         t["Sign"] = c =>
         {
             var x = c.Required(0);
@@ -139,6 +150,14 @@ public static partial class OnnxOperators
                 return new ClipOp(min, max);
             }, (d, _) => d[0]));
         };
+    }
+
+    /// <summary>Gelu's tanh approximation 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), as ONNX Gelu-20 defines it.</summary>
+    private static Node GeluTanh(OnnxNodeContext c, Node x)
+    {
+        if (!x.DType.IsFloatingPoint()) throw new DTypeMismatchException("Gelu", $"a floating-point input, got {x.DType.Name()}");
+        var inner = Mul(Add(x, Mul(Mul(Square(x), x), c.Graph.Constant(0.044715, x.DType))), c.Graph.Constant(Math.Sqrt(2 / Math.PI), x.DType));
+        return Mul(Mul(x, c.Graph.Constant(0.5, x.DType)), Add(Tanh(inner), c.Graph.Constant(1.0, x.DType)));
     }
 
     private static Node Compare(OnnxNodeContext c, Func<Node, Node, Node> f)

@@ -103,9 +103,9 @@ public sealed class TileOp(long[] repeats) : AxisMapOp
 }
 
 /// <summary>How <see cref="PadModeOp"/> fills the border.</summary>
-public enum PadMode { Constant, Edge, Reflect }
+public enum PadMode { Constant, Edge, Reflect, Wrap }
 
-/// <summary>ONNX Pad: pads = [begin₀, …, end₀, …] (negative pads crop); constant, edge or reflect filling.</summary>
+/// <summary>ONNX Pad: pads = [begin₀, …, end₀, …] (negative pads crop); constant, edge, reflect or wrap (circular) filling.</summary>
 public sealed class PadModeOp(long[] pads, PadMode mode, double value) : AxisMapOp
 {
     public long[] Pads { get; } = pads;
@@ -124,6 +124,8 @@ public sealed class PadModeOp(long[] pads, PadMode mode, double value) : AxisMap
             long b = Pads[d], e = Pads[d + r], n = x[d], len = n + b + e;
             if (len < 0 || len > ShapeLimits.MaxDimension) throw new ShapeMismatchException(Name, $"pads ({string.Join(", ", Pads)}) give axis {d} of {ShapeMath.Format(x)} a size of {len}");
             if (n == 0 && len > 0 && Mode != PadMode.Constant) throw new ShapeMismatchException(Name, $"cannot {Mode.ToString().ToLowerInvariant()}-pad an empty axis {d}");
+            long lo = Math.Max(0, -b), hi = n - Math.Max(0, -e);
+            if (Mode == PadMode.Wrap && hi <= lo && len > 0) throw new ShapeMismatchException(Name, $"cannot wrap-pad axis {d}: pads ({string.Join(", ", Pads)}) crop it to nothing");
             var m = maps[d] = new int[len];
             for (long i = 0; i < len; i++)
             {
@@ -133,6 +135,8 @@ public sealed class PadModeOp(long[] pads, PadMode mode, double value) : AxisMap
                 {
                     PadMode.Edge => (int)Math.Clamp(j, 0, n - 1),
                     PadMode.Reflect => Reflect(j, n),
+                    // Negative pads crop first; wrap then repeats the cropped axis [lo, hi), as the ONNX reference does.
+                    PadMode.Wrap => (int)(lo + ((j - lo) % (hi - lo) + (hi - lo)) % (hi - lo)),
                     _ => -1,
                 };
             }

@@ -34,6 +34,13 @@ public sealed class ResizeOp(ResizeMode mode, string coordinateMode, string near
             case "asymmetric": xo = x / scale; break;
             case "tf_half_pixel_for_nn": xo = (x + 0.5) / scale; break;
             case "pytorch_half_pixel": xo = outWidth == 1 ? -0.5 : (x + 0.5) / scale - 0.5; break;
+            case "half_pixel_symmetric":
+            {
+                // Opset 19: half_pixel shifted so the sampled span is centred when the size was rounded down.
+                double adjustment = sizes[axis] / outWidth, center = inSize / 2.0;
+                xo = center * (1 - adjustment) + (x + 0.5) / scale - 0.5;
+                break;
+            }
             case "tf_crop_and_resize":
             {
                 int r = scales.Length;
@@ -166,8 +173,10 @@ public sealed class GridSampleOp(ResizeMode mode, string paddingMode, bool align
                     int gp = ((b * ho + i) * wo + j) * 2;
                     double px = Denormalize(grid.GetDouble(gp), w), py = Denormalize(grid.GetDouble(gp + 1), h);
                     if (mode == ResizeMode.Nearest) { px = Math.Round(px, MidpointRounding.ToEven); py = Math.Round(py, MidpointRounding.ToEven); }
-                    if (paddingMode == "border") { px = Math.Clamp(px, 0, w - 1); py = Math.Clamp(py, 0, h - 1); }
-                    else if (paddingMode == "reflection") { px = Reflect(px, bx0, bx1); py = Reflect(py, by0, by1); }
+                    // Nearest and linear move an outside location in; cubic keeps it and pads each of its 16 taps
+                    // (as the ONNX reference and PyTorch do), so near the border the two differ.
+                    if (mode != ResizeMode.Cubic && paddingMode == "border") { px = Math.Clamp(px, 0, w - 1); py = Math.Clamp(py, 0, h - 1); }
+                    else if (mode != ResizeMode.Cubic && paddingMode == "reflection") { px = Reflect(px, bx0, bx1); py = Reflect(py, by0, by1); }
                     for (int ch = 0; ch < c; ch++)
                     {
                         int plane = (b * c + ch) * h * w;
