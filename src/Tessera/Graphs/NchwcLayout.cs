@@ -16,6 +16,8 @@ namespace Tessera.Graphs;
 /// <item>Elementwise unary ops with a finite value at 0 (Relu, Sigmoid, HardSwish, Clip …) of a blocked value, and
 /// Add/Sub/Mul of a blocked value with a same-channel 4-D tensor broadcast over N, H, W (residuals,
 /// squeeze-and-excitation scales): the same op on the blocked tensors.</item>
+/// <item>A channel concat of convolutions used only by it → <see cref="NchwcConcatConvOp"/>, each convolution
+/// writing into its own blocks of the result (no copy).</item>
 /// <item>Concat along channels of blocked values whose channel counts are multiples of 16 → Concat of the blocks.</item>
 /// </list>
 /// Everything else is copied unchanged. Results agree with the source graph within float rounding (the direct
@@ -32,8 +34,12 @@ public static class NchwcLayout
     /// </summary>
     public static Graph Apply(Graph source, IReadOnlyList<Node> outputs, out Dictionary<Node, Node> map)
     {
-        var rewrite = new Rewriter();
         var needed = Needed(outputs);
+        var uses = new Dictionary<Node, int>();
+        foreach (var n in needed)
+            foreach (var i in n.Inputs) uses[i] = uses.GetValueOrDefault(i) + 1;
+        foreach (var o in outputs) uses[o] = uses.GetValueOrDefault(o) + 1;
+        var rewrite = new Rewriter(uses);
         // Nodes the outputs do not need (a fusion's leftovers) are dropped: converting them would pack their weights.
         foreach (var node in source.Nodes)
             if (node.Kind == NodeKind.Input || needed.Contains(node)) rewrite.Visit(node);
@@ -76,9 +82,11 @@ public static class NchwcLayout
         }
     }
 
-    private sealed class Rewriter
+    private sealed class Rewriter(Dictionary<Node, int> uses)
     {
         public Graph Graph { get; } = new();
+        /// <summary>Converted convolutions without a residual: what a concat of them needs to compute them itself.</summary>
+        private readonly Dictionary<Node, (NchwcConcatConvOp.Part Part, Node X)> _convParts = [];
         private readonly Dictionary<Node, Node> _plain = [];
         private readonly Dictionary<Node, (Node Node, int Channels)> _blocked = [];
         private readonly Dictionary<Node, Node> _sources = [];   // source node of each value, for late conversions
@@ -117,6 +125,10 @@ public static class NchwcLayout
                     return;
                 case AddOp or SubOp or MulOp when ChannelBinary(node) is { } channels:
                     _blocked[node] = (Graph.Apply(node.Operation!, Blocked(ins[0], channels), Blocked(ins[1], channels)), channels);
+                    return;
+                case ConcatOp cat when ConcatOfConvs(node, cat) is { } convs:
+                    _blocked[node] = (Graph.Apply(new NchwcConcatConvOp([.. convs.Select(c => c.Part)]), [.. convs.Select(c => c.X)]),
+                        convs.Sum(c => c.Part.Weights.K));
                     return;
                 case ConcatOp cat when ChannelConcat(node, cat) is { } parts:
                     _blocked[node] = (Graph.Apply(new ConcatOp(1), [.. parts.Select(p => p.Node)]), parts.Sum(p => p.Channels));
@@ -157,6 +169,7 @@ public static class NchwcLayout
             var x = weights.BlockedInput ? Blocked(node.Inputs[0], c) : Plain(node.Inputs[0]);
             Node[] ins = residual is null ? [x] : [x, Blocked(residual, k)];
             _blocked[node] = (Graph.Apply(new NchwcConv2dOp(window, weights, residual is not null, epilogue), ins), k);
+            if (residual is null) _convParts[node] = (new NchwcConcatConvOp.Part(window, weights, epilogue), x);
         }
 
         /// <summary>
@@ -189,6 +202,23 @@ public static class NchwcLayout
         }
 
         private static bool SizeOrOne(int d, int full) => d == full || d == 1;
+
+        /// <summary>
+        /// The convolutions of a channel concat whose every input is a converted convolution (no residual, whole
+        /// blocks) used by nothing else: one op then writes them into the joined tensor. Their own nodes stay in the
+        /// new graph unused (the machine runs only what the outputs need). Else null.
+        /// </summary>
+        private List<(NchwcConcatConvOp.Part Part, Node X)>? ConcatOfConvs(Node node, ConcatOp cat)
+        {
+            if (node.Rank != 4 || ShapeMath.NormalizeAxis(cat.Axis, 4, cat.Name) != 1) return null;
+            var parts = new List<(NchwcConcatConvOp.Part, Node)>();
+            foreach (var i in node.Inputs)
+            {
+                if (uses.GetValueOrDefault(i) != 1 || !_convParts.TryGetValue(i, out var p) || p.Part.Weights.K % NchwcConv.Block != 0) return null;
+                parts.Add(p);
+            }
+            return parts;
+        }
 
         /// <summary>The blocked parts of a channel concat whose parts are all blocked, multiples of 16 channels; else null.</summary>
         private List<(Node Node, int Channels)>? ChannelConcat(Node node, ConcatOp cat)

@@ -49,8 +49,17 @@ public static unsafe partial class NchwcConv
     /// y = act(conv(x, w) + bias + residual) with x, residual and y channel-blocked (x plain NCHW when
     /// <see cref="NchwcWeights.BlockedInput"/> is false). Groups must be 1. Overwrites y.
     /// </summary>
-    public static void Forward(in Conv2dGeometry g, NchwcWeights w, float* x, float* residual, in ConvEpilogue ep, float* y)
+    public static void Forward(in Conv2dGeometry g, NchwcWeights w, float* x, float* residual, in ConvEpilogue ep, float* y) =>
+        ForwardInto(g, w, x, residual, ep, y, w.KBlocks);
+
+    /// <summary>
+    /// As <see cref="Forward"/>, writing this convolution's blocks into a wider blocked tensor of
+    /// <paramref name="outputBlocks"/> blocks per image (a channel concat of several convolutions): y points at this
+    /// convolution's first block of image 0. The residual, if any, has this convolution's own shape.
+    /// </summary>
+    public static void ForwardInto(in Conv2dGeometry g, NchwcWeights w, float* x, float* residual, in ConvEpilogue ep, float* y, int outputBlocks)
     {
+        if (outputBlocks < w.KBlocks) throw new ArgumentException($"An output of {outputBlocks} blocks per image cannot hold {w.KBlocks}.");
         if (g.Groups != 1) throw new ArgumentException($"NCHWc convolution needs groups = 1, got {g.Groups}.");
         if (g.K != w.K || g.C != w.C || g.R != w.R || g.S != w.S)
             throw new ArgumentException($"Packed weights are [{w.K}, {w.C}, {w.R}, {w.S}], the convolution needs [{g.K}, {g.C}, {g.R}, {g.S}].");
@@ -69,13 +78,13 @@ public static unsafe partial class NchwcConv
             int rb = job % rowBlocks, rest = job / rowBlocks;
             int kg = rest % groups, n = rest / groups;
             int oh0 = rb * rowsPerJob, oh1 = Math.Min(geo.OutH, oh0 + rowsPerJob);
-            RowRange(geo, weights, (float*)ax, (float*)ar, epilogue, (float*)ay, n, kg, oh0, oh1);
+            RowRange(geo, weights, (float*)ax, (float*)ar, epilogue, (float*)ay, outputBlocks, n, kg, oh0, oh1);
         });
     }
 
     /// <summary>Output rows oh0..oh1-1 of filter group kg of image n, in passes over L2-sized chunks of the channel blocks.</summary>
     private static void RowRange(in Conv2dGeometry g, NchwcWeights w, float* x, float* residual, in ConvEpilogue ep, float* y,
-        int n, int kg, int oh0, int oh1)
+        int outputBlocks, int n, int kg, int oh0, int oh1)
     {
         int f = Math.Min(TileFilters, w.KBlocks - kg * TileFilters);
         long wPerBlock = (long)g.R * g.S * w.InBlock * f * Block;
@@ -86,7 +95,7 @@ public static unsafe partial class NchwcConv
         long plane = (long)g.H * g.W;
         long xImage = blocked ? blocks * plane * Block : (long)g.C * plane;
         long outPlane = (long)g.OutH * g.OutW * Block;
-        long yImage = w.KBlocks * outPlane;
+        long yImage = outputBlocks * outPlane, residualImage = w.KBlocks * outPlane;
         fixed (float* wd = w.Data, bd = w.Bias)
         {
             var a = new TileArgs
@@ -108,7 +117,7 @@ public static unsafe partial class NchwcConv
             };
             float* xn = x + n * xImage;
             float* yk = y + n * yImage + kg * TileFilters * outPlane;
-            float* rk = residual == null ? null : residual + n * yImage + kg * TileFilters * outPlane;
+            float* rk = residual == null ? null : residual + n * residualImage + kg * TileFilters * outPlane;
             float* wg = wd + (long)kg * TileFilters * Block * blocks * g.R * g.S * w.InBlock;
             for (int b0 = 0; b0 < blocks; b0 += chunk)
             {

@@ -77,6 +77,39 @@ public class NchwcLayoutTests
     }
 
     [Fact]
+    public void Fire_module_expands_write_into_their_concat_without_a_copy()
+    {
+        // squeezenet's fire module: squeeze 1×1 → (expand 1×1, expand 3×3) → channel concat → next squeeze.
+        var g = new Graph();
+        var x = g.Input(DType.Float32, [-1, 24, 11, 10], "x");
+        var sq = Relu(Conv2d(x, Const(g, 1, 16, 24, 1, 1), Const(g, 2, 16)));
+        var e1 = Relu(Conv2d(sq, Const(g, 3, 32, 16, 1, 1), Const(g, 4, 32)));
+        var e3 = Relu(Conv2d(sq, Const(g, 5, 48, 16, 3, 3), Const(g, 6, 48), pads: [1, 1, 1, 1]));
+        var y = Conv2d(Concat(1, e1, e3), Const(g, 7, 16, 80, 1, 1));
+        var input = Tensor.RandomNormal(13, DType.Float32, 0, 1, 2, 24, 11, 10);
+        var expected = Run(g, x, y, input);
+        var fused = InferenceFusion.Fuse(g, [y], out var fmap);
+        var blocked = NchwcLayout.Apply(fused, [fmap[y]], out var bmap);
+        AssertClose(expected, Run(blocked, bmap[fmap[x]], bmap[fmap[y]], input));
+        var used = Used(bmap[fmap[y]]).Select(n => n.Operation!.Name).ToList();
+        Assert.Equal(["FromNchwc", "NchwcConcatConv", "NchwcConv", "NchwcConv+Relu", "ToNchwc"], used.Order(StringComparer.Ordinal));
+    }
+
+    /// <summary>The operation nodes the output depends on.</summary>
+    private static List<Node> Used(Node output)
+    {
+        var seen = new HashSet<Node>();
+        var stack = new Stack<Node>([output]);
+        while (stack.Count > 0)
+        {
+            var n = stack.Pop();
+            if (!seen.Add(n)) continue;
+            foreach (var i in n.Inputs) stack.Push(i);
+        }
+        return [.. seen.Where(n => n.Kind == NodeKind.Operation)];
+    }
+
+    [Fact]
     public void Rewrites_of_the_same_constants_share_one_packing()
     {
         var (g, _, y) = Network();

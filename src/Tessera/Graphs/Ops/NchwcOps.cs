@@ -233,3 +233,67 @@ public sealed class NchwcDepthwiseConv2dOp(Window2d window, NchwcDepthwiseWeight
         if (broadcast) NchwcShapes.AddBroadcastResidual(output, residual!, Epilogue);
     }
 }
+
+/// <summary>
+/// Several convolutions whose outputs a channel Concat joins, each writing straight into its blocks of the joined
+/// tensor (squeezenet's fire modules: expand 1×1 and expand 3×3 of the same input): no concat copy. Inputs: one x
+/// per convolution (blocked, or plain for a plain-input convolution); every convolution's K is a multiple of 16.
+/// </summary>
+public sealed class NchwcConcatConvOp : Operation
+{
+    public sealed record Part(Window2d Window, NchwcWeights Weights, ConvEpilogue Epilogue);
+
+    public IReadOnlyList<Part> Parts { get; }
+
+    public NchwcConcatConvOp(IReadOnlyList<Part> parts)
+    {
+        if (parts.Count == 0) throw new ArgumentException("NchwcConcatConv: needs at least one convolution.");
+        foreach (var p in parts)
+            if (p.Weights.K % NchwcConv.Block != 0)
+                throw new ArgumentException($"NchwcConcatConv: a part of {p.Weights.K} channels does not fill whole blocks of {NchwcConv.Block}.");
+        Parts = parts;
+    }
+
+    public override string Name => "NchwcConcatConv";
+
+    private int[] LogicalInput(Part p, int[] x)
+    {
+        if (p.Weights.BlockedInput) return NchwcShapes.Logical(Name, x, p.Weights.C);
+        if (x.Length != 4 || x[1] != p.Weights.C) throw new ShapeMismatchException(Name, $"input {ShapeMath.Format(x)} must be [N, {p.Weights.C}, H, W]");
+        return x;
+    }
+
+    public override TensorType InferType(ReadOnlySpan<TensorType> inputs)
+    {
+        ExpectInputs(inputs, Parts.Count);
+        int[]? first = null;
+        int blocks = 0;
+        for (int i = 0; i < Parts.Count; i++)
+        {
+            NchwcShapes.ExpectFloat32(Name, inputs[i]);
+            var p = Parts[i];
+            var y = p.Window.OutputShape(Name, LogicalInput(p, inputs[i].Shape), p.Weights.K, p.Weights.R, p.Weights.S);
+            if (first is null) first = y;
+            else if (!NchwcShapes.Compatible([y[0], y[2], y[3]], [first[0], first[2], first[3]]))
+                throw new ShapeMismatchException(Name, $"part {i} gives {ShapeMath.Format(y)}, part 0 {ShapeMath.Format(first)}: the concat needs equal N, H, W");
+            blocks += p.Weights.KBlocks;
+        }
+        return new TensorType(DType.Float32, [first![0], blocks, first[2], first[3], NchwcConv.Block]);
+    }
+
+    public override unsafe void Forward(ReadOnlySpan<Tensor> inputs, Tensor output)
+    {
+        int total = output.Shape[1], offset = 0;
+        long plane = (long)output.Shape[2] * output.Shape[3] * NchwcConv.Block;
+        fixed (float* py = output.AsSpan<float>())
+            for (int i = 0; i < Parts.Count; i++)
+            {
+                var p = Parts[i];
+                var x = inputs[i].Contiguous();
+                var geo = p.Window.Geometry(LogicalInput(p, x.ShapeArray()), p.Weights.K, p.Weights.R, p.Weights.S);
+                fixed (float* px = x.AsSpan<float>())
+                    NchwcConv.ForwardInto(geo, p.Weights, px, null, p.Epilogue, py + offset * plane, total);
+                offset += p.Weights.KBlocks;
+            }
+    }
+}
