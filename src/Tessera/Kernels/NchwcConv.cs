@@ -63,28 +63,42 @@ public static unsafe partial class NchwcConv
         if (g.Groups != 1) throw new ArgumentException($"NCHWc convolution needs groups = 1, got {g.Groups}.");
         if (g.K != w.K || g.C != w.C || g.R != w.R || g.S != w.S)
             throw new ArgumentException($"Packed weights are [{w.K}, {w.C}, {w.R}, {w.S}], the convolution needs [{g.K}, {g.C}, {g.R}, {g.S}].");
-        var geo = g;
+        // A 1×1, stride-1, unpadded convolution maps output pixel q to input pixel q: the plane is one long row,
+        // so tiles run across row ends (a 13×13 map is 29 tiles of 5–6 pixels, not 13 rows of 5+4+4).
+        var geo = IsFlatPointwise(g) ? g with { H = 1, W = g.H * g.W } : g;
         var weights = w;
         var epilogue = ep;
         int groups = (w.KBlocks + TileFilters - 1) / TileFilters;
+        int threads = Environment.ProcessorCount;
         // Row blocks: enough jobs for the threads to balance, few enough that each streams its weights once.
-        long work = (long)g.N * groups * g.OutH;
-        int rowsPerJob = (int)Math.Clamp(work / (4L * Environment.ProcessorCount), 1, g.OutH);
-        int rowBlocks = (g.OutH + rowsPerJob - 1) / rowsPerJob;
+        long work = (long)geo.N * groups * geo.OutH;
+        int rowsPerJob = (int)Math.Clamp(work / (4L * threads), 1, geo.OutH);
+        int rowBlocks = (geo.OutH + rowsPerJob - 1) / rowsPerJob;
+        // Column blocks only when rows alone leave too few jobs (a flattened plane is a single row).
+        int colBlocks = (int)Math.Clamp(4L * threads / ((long)geo.N * groups * rowBlocks), 1, (geo.OutW + 4 * TilePixels - 1) / (4 * TilePixels));
+        int colsPerJob = (geo.OutW + colBlocks - 1) / colBlocks;
+        colsPerJob = (colsPerJob + TilePixels - 1) / TilePixels * TilePixels;
+        colBlocks = (geo.OutW + colsPerJob - 1) / colsPerJob;
         nint ax = (nint)x, ar = (nint)residual, ay = (nint)y;
-        long flopsPerRow = 2L * g.OutW * Math.Min(w.KBlocks, TileFilters) * Block * g.C * g.R * g.S;
-        Conv2dKernel.For(g.N * groups * rowBlocks, flopsPerRow * rowsPerJob / 8, job =>
+        long flopsPerRow = 2L * geo.OutW * Math.Min(w.KBlocks, TileFilters) * Block * g.C * g.R * g.S;
+        Conv2dKernel.For(geo.N * groups * rowBlocks * colBlocks, flopsPerRow * rowsPerJob / colBlocks / 8, job =>
         {
-            int rb = job % rowBlocks, rest = job / rowBlocks;
+            int cb = job % colBlocks, rest = job / colBlocks;
+            int rb = rest % rowBlocks;
+            rest /= rowBlocks;
             int kg = rest % groups, n = rest / groups;
             int oh0 = rb * rowsPerJob, oh1 = Math.Min(geo.OutH, oh0 + rowsPerJob);
-            RowRange(geo, weights, (float*)ax, (float*)ar, epilogue, (float*)ay, outputBlocks, n, kg, oh0, oh1);
+            int ow0 = cb * colsPerJob, ow1 = Math.Min(geo.OutW, ow0 + colsPerJob);
+            RowRange(geo, weights, (float*)ax, (float*)ar, epilogue, (float*)ay, outputBlocks, n, kg, oh0, oh1, ow0, ow1);
         });
     }
 
-    /// <summary>Output rows oh0..oh1-1 of filter group kg of image n, in passes over L2-sized chunks of the channel blocks.</summary>
+    private static bool IsFlatPointwise(in Conv2dGeometry g) =>
+        g.R == 1 && g.S == 1 && g.StrideH == 1 && g.StrideW == 1 && g.PadTop == 0 && g.PadLeft == 0 && g.PadBottom == 0 && g.PadRight == 0;
+
+    /// <summary>Output rows oh0..oh1-1, columns ow0..ow1-1 of filter group kg of image n, in passes over L2-sized chunks of the channel blocks.</summary>
     private static void RowRange(in Conv2dGeometry g, NchwcWeights w, float* x, float* residual, in ConvEpilogue ep, float* y,
-        int outputBlocks, int n, int kg, int oh0, int oh1)
+        int outputBlocks, int n, int kg, int oh0, int oh1, int ow0, int ow1)
     {
         int f = Math.Min(TileFilters, w.KBlocks - kg * TileFilters);
         long wPerBlock = (long)g.R * g.S * w.InBlock * f * Block;
@@ -125,7 +139,7 @@ public static unsafe partial class NchwcConv
                 a.First = b0 == 0;
                 a.Last = b1 == blocks;
                 a.Blocks = b1 - b0;
-                Rows(g, ref a, f, xn + b0 * a.BlockStep, wg + b0 * wPerBlock, yk, rk, oh0, oh1);
+                Rows(g, ref a, f, xn + b0 * a.BlockStep, wg + b0 * wPerBlock, yk, rk, oh0, oh1, ow0, ow1);
             }
         }
     }
@@ -136,23 +150,25 @@ public static unsafe partial class NchwcConv
     /// column over the rows whose windows are vertically whole (so a 7×7 map's edges do not run one pixel at a
     /// time), and the remaining corner pixels one by one.
     /// </summary>
-    private static void Rows(in Conv2dGeometry g, ref TileArgs a, int f, float* x, float* w, float* y, float* residual, int oh0, int oh1)
+    private static void Rows(in Conv2dGeometry g, ref TileArgs a, int f, float* x, float* w, float* y, float* residual,
+        int oh0, int oh1, int ow0, int ow1)
     {
         int owLo = Math.Min(g.OutW, (g.PadLeft + g.StrideW - 1) / g.StrideW);
         int lastStart = g.W - 1 - (g.S - 1) * g.DilationW + g.PadLeft;
         int owHi = lastStart < 0 ? owLo : Math.Clamp(lastStart / g.StrideW + 1, owLo, g.OutW);
+        int inLo = Math.Max(owLo, ow0), inHi = Math.Min(owHi, ow1);
         for (int oh = oh0; oh < oh1; oh++)
-            for (int o = owLo, left = owHi - owLo; left > 0;)
+            for (int o = inLo, left = inHi - inLo; left > 0;)
             {
                 int t = EvenTile(left);
                 Pixels(g, ref a, f, x, w, y, residual, oh, o, t, down: false);
                 o += t;
                 left -= t;
             }
-        for (int ow = 0; ow < g.OutW; ow++)
+        for (int ow = ow0; ow < ow1; ow++)
         {
-            if (ow == owLo) ow = Math.Max(owHi, ow);
-            if (ow >= g.OutW) break;
+            if (ow >= owLo && ow < owHi) ow = owHi;   // interior columns are done
+            if (ow >= ow1) break;
             int oh = oh0;
             while (oh < oh1)
             {

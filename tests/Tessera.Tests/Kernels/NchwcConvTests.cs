@@ -22,6 +22,11 @@ public class NchwcConvTests
         ["window wider than input"] = new(N: 1, C: 6, H: 3, W: 2, K: 16, R: 5, S: 5, PadTop: 2, PadLeft: 2, PadBottom: 2, PadRight: 2),
         ["1x1 stride2"] = new(N: 1, C: 24, H: 10, W: 10, K: 40, R: 1, S: 1, StrideH: 2, StrideW: 2),
         ["no padding 2x4 kernel"] = new(N: 2, C: 19, H: 8, W: 19, K: 33, R: 2, S: 4),
+        // 1×1 stride 1 unpadded: the plane is walked as one row (tiles across row ends), split into column jobs.
+        ["1x1 flat plane"] = new(N: 1, C: 40, H: 9, W: 11, K: 24, R: 1, S: 1),
+        ["1x1 flat plane, two images"] = new(N: 2, C: 3, H: 13, W: 13, K: 80, R: 1, S: 1),
+        // Few rows and one filter group: the rows are also split into column jobs (edges inside their range).
+        ["3x3 three long rows"] = new(N: 1, C: 16, H: 3, W: 61, K: 16, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1),
     };
 
     public static TheoryData<string, string> CasesAndEpilogues()
