@@ -30,6 +30,7 @@ public static unsafe partial class NchwcConv
         public int Blocks, Rows, Cols, InBlock;
         public float* W;           // packed weights at (first block, first kernel row, first kernel column)
         public long WBlockStep, WRowStep, WColStep;
+        public long WStep;         // weights distance between channels (AVX2 one-block tiles: F·16; the AVX-512 tile uses F·16 itself)
         public float* Y;           // output pixel 0 of the first filter block (NCHWc)
         public long YBlockStep;    // output distance between filter blocks
         public long YPixelStep;    // output distance between the tile's pixels (16 along a row, a row's length down a column)
@@ -143,6 +144,11 @@ public static unsafe partial class NchwcConv
     /// <summary>Runs the tile of F filter blocks and T pixels, F and T known only at run time (1–4, 1–6).</summary>
     private static void RunTile(int f, int t, in TileArgs a)
     {
+        if (UseAvx2Tiles)
+        {
+            RunTile256(f, t, a);
+            return;
+        }
         switch (f)
         {
             case 4: RunTile<Count4>(t, a); break;

@@ -36,8 +36,11 @@ public static unsafe partial class NchwcConv
     public static long WeightChunkBytes { get; set; } =
         long.TryParse(Environment.GetEnvironmentVariable("TESSERA_NCHWC_CHUNK_BYTES"), out long v) && v > 0 ? v : 128 * 1024;
 
-    /// <summary>Whether the hardware runs Vector512 natively (AVX-512); elsewhere the im2col path is faster.</summary>
-    public static bool IsAccelerated => Vector512.IsHardwareAccelerated;
+    /// <summary>
+    /// Whether the blocked kernels pay on this machine: AVX-512 (one block per zmm), or AVX2 + FMA (convolution tiles
+    /// on ymm halves; the blocked pooling and depthwise kernels then run Vector512 as two Vector256).
+    /// </summary>
+    public static bool IsAccelerated => Vector512.IsHardwareAccelerated || UseAvx2Tiles;
 
     /// <summary>Number of 16-channel blocks holding <paramref name="channels"/> channels.</summary>
     public static int Blocks(int channels) => (channels + Block - 1) / Block;

@@ -92,6 +92,22 @@ public class NchwcConvTests
             Assert.True(Math.Abs(y[i] - expected[i]) <= 1e-4 * (1 + Math.Abs(expected[i])), $"{name} {epilogue}: y[{i}] = {y[i]}, expected {expected[i]}");
     }
 
+    /// <summary>The AVX2 tiles (what machines without AVX-512 run) on the same cases, forced on this machine.</summary>
+    [Theory]
+    [MemberData(nameof(CasesAndEpilogues))]
+    public void Avx2TilesMatchTheScalarReference(string name, string epilogue)
+    {
+        Assert.True(System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported,
+            "the test machines have AVX2 + FMA");
+        bool saved = NchwcConv.UseAvx2Tiles;
+        try
+        {
+            NchwcConv.UseAvx2Tiles = true;
+            MatchesTheScalarReference(name, epilogue);
+        }
+        finally { NchwcConv.UseAvx2Tiles = saved; }
+    }
+
     [Fact]
     public void PlainAndBlockedInputGiveTheSameResult()
     {
