@@ -25,7 +25,7 @@ namespace Tessera.Graphs;
 /// </summary>
 public static class NchwcLayout
 {
-    /// <summary>Whether the rewrite pays on this machine (AVX-512: one block of 16 floats per register).</summary>
+    /// <summary>Whether the rewrite pays on this machine (AVX-512: one block of 16 floats per register; AVX2 + FMA: two).</summary>
     public static bool IsBeneficial => NchwcConv.IsAccelerated;
 
     /// <summary>

@@ -54,7 +54,8 @@ public sealed class OnnxModel : IInferenceModel
     /// Loads a model file (external data files are read from its directory). With <paramref name="fuse"/> (the
     /// default) the imported graph goes through <see cref="InferenceFusion"/>; false runs it op by op, as imported.
     /// <paramref name="blockedLayout"/>: run float convolutions on channel-blocked tensors (<see cref="NchwcLayout"/>);
-    /// null (the default) does so where it pays (AVX-512), true forces it, false keeps im2col + GEMM. Needs fusion.
+    /// null (the default) does so where it pays (AVX-512, or AVX2 + FMA), true forces it, false keeps im2col + GEMM.
+    /// Needs fusion.
     /// </summary>
     public static OnnxModel Load(string path, bool fuse = true, bool? blockedLayout = null) =>
         new(OnnxModelReader.ReadModel(path), Path.GetDirectoryName(Path.GetFullPath(path)), fuse, blockedLayout);
