@@ -16,6 +16,14 @@ public readonly record struct ConvEpilogue(ConvActivation Activation = ConvActiv
     double ClipMin = double.NegativeInfinity, double ClipMax = double.PositiveInfinity)
 {
     public static ConvEpilogue None => default;
+
+    /// <summary>What a fused op appends to its name: "+Add" for an added input (residual, bias), then "+Relu" or "+Clip".</summary>
+    public string NameSuffix(bool add) => (add ? "+Add" : "") + Activation switch
+    {
+        ConvActivation.Relu => "+Relu",
+        ConvActivation.Clip => "+Clip",
+        _ => "",
+    };
     public static ConvEpilogue Relu => new(ConvActivation.Relu);
     public static ConvEpilogue Clip(double min, double max) => new(ConvActivation.Clip, min, max);
 

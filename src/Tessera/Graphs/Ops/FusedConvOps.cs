@@ -30,12 +30,7 @@ public sealed class FusedConv2dOp(Window2d window, bool hasBias, bool hasResidua
     public bool HasResidual { get; } = hasResidual;
     public ConvEpilogue Epilogue { get; } = epilogue;
 
-    public override string Name => "Conv2d" + (HasResidual ? "+Add" : "") + Epilogue.Activation switch
-    {
-        ConvActivation.Relu => "+Relu",
-        ConvActivation.Clip => "+Clip",
-        _ => "",
-    };
+    public override string Name => "Conv2d" + Epilogue.NameSuffix(HasResidual);
 
     private int ConvInputs => HasBias ? 3 : 2;
 

@@ -21,12 +21,7 @@ public sealed class FusedLinearOp(bool hasBias, ConvEpilogue activation) : Opera
     /// <summary>The activation (its bias fields unused; the bias is an input).</summary>
     public ConvEpilogue Activation { get; } = activation;
 
-    public override string Name => "MatMul" + (HasBias ? "+Add" : "") + Activation.Activation switch
-    {
-        ConvActivation.Relu => "+Relu",
-        ConvActivation.Clip => "+Clip",
-        _ => "",
-    };
+    public override string Name => "MatMul" + Activation.NameSuffix(HasBias);
 
     public override TensorType InferType(ReadOnlySpan<TensorType> inputs)
     {

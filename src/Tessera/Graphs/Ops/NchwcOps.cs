@@ -20,6 +20,14 @@ internal static class NchwcShapes
         return [blocked[0], channels, blocked[2], blocked[3]];
     }
 
+    /// <summary>The logical NCHW shape of a dense blocked convolution's input: blocked, or plain for plain-input weights.</summary>
+    public static int[] ConvInput(string op, NchwcWeights w, int[] x)
+    {
+        if (w.BlockedInput) return Logical(op, x, w.C);
+        if (x.Length != 4 || x[1] != w.C) throw new ShapeMismatchException(op, $"input {ShapeMath.Format(x)} must be [N, {w.C}, H, W]");
+        return x;
+    }
+
     /// <summary>Same rank and equal sizes wherever both are known (-1 is a dynamic size).</summary>
     public static bool Compatible(int[] a, int[] b)
     {
@@ -99,36 +107,32 @@ public sealed class FromNchwcOp(int channels) : Operation
 }
 
 /// <summary>
-/// y = act(conv(x, w) + bias + residual) with constant weights packed for <see cref="NchwcConv"/>; x is blocked, or
-/// plain NCHW when the weights read few input channels; residual (optional) and y are blocked.
+/// A blocked convolution with its epilogue, y = act(conv(x, w) + bias + residual), inputs (x, [residual]); the
+/// shape rule and the residual handling shared by the dense and the depthwise op, which differ only in their
+/// weights and kernel.
 /// </summary>
-public sealed class NchwcConv2dOp(Window2d window, NchwcWeights weights, bool hasResidual, ConvEpilogue epilogue) : Operation
+public abstract class NchwcConvOpBase(Window2d window, bool hasResidual, ConvEpilogue epilogue) : Operation
 {
     public Window2d Window { get; } = window;
-    public NchwcWeights Weights { get; } = weights;
     public bool HasResidual { get; } = hasResidual;
     public ConvEpilogue Epilogue { get; } = epilogue;
 
-    public override string Name => "NchwcConv" + (HasResidual ? "+Add" : "") + Epilogue.Activation switch
-    {
-        ConvActivation.Relu => "+Relu",
-        ConvActivation.Clip => "+Clip",
-        _ => "",
-    };
+    /// <summary>Output channels, kernel rows and columns.</summary>
+    protected abstract (int K, int R, int S) Kernel { get; }
 
-    private int[] LogicalInput(int[] x)
-    {
-        if (Weights.BlockedInput) return NchwcShapes.Logical(Name, x, Weights.C);
-        if (x.Length != 4 || x[1] != Weights.C) throw new ShapeMismatchException(Name, $"input {ShapeMath.Format(x)} must be [N, {Weights.C}, H, W]");
-        return x;
-    }
+    /// <summary>The logical NCHW shape of input x (checking its layout).</summary>
+    protected abstract int[] LogicalInput(int[] x);
+
+    /// <summary>The kernel on contiguous blocked buffers; residual is null or of y's shape.</summary>
+    protected abstract unsafe void Run(in Conv2dGeometry geo, float* x, float* residual, in ConvEpilogue epilogue, float* y);
 
     public override TensorType InferType(ReadOnlySpan<TensorType> inputs)
     {
         ExpectInputs(inputs, HasResidual ? 2 : 1);
         NchwcShapes.ExpectFloat32(Name, inputs[0]);
-        var y = Window.OutputShape(Name, LogicalInput(inputs[0].Shape), Weights.K, Weights.R, Weights.S);
-        var blocked = NchwcShapes.Blocked(y[0], Weights.K, y[2], y[3]);
+        var (k, r, s) = Kernel;
+        var y = Window.OutputShape(Name, LogicalInput(inputs[0].Shape), k, r, s);
+        var blocked = NchwcShapes.Blocked(y[0], k, y[2], y[3]);
         if (HasResidual && !NchwcShapes.ResidualFits(inputs[1].Shape, blocked))
             throw new ShapeMismatchException(Name, $"residual {ShapeMath.Format(inputs[1].Shape)} does not match the output {ShapeMath.Format(blocked)}");
         return new TensorType(DType.Float32, blocked);
@@ -137,14 +141,31 @@ public sealed class NchwcConv2dOp(Window2d window, NchwcWeights weights, bool ha
     public override unsafe void Forward(ReadOnlySpan<Tensor> inputs, Tensor output)
     {
         var x = inputs[0].Contiguous();
-        var geo = Window.Geometry(LogicalInput(x.ShapeArray()), Weights.K, Weights.R, Weights.S);
+        var (k, r, s) = Kernel;
+        var geo = Window.Geometry(LogicalInput(x.ShapeArray()), k, r, s);
         var residual = HasResidual ? inputs[1].Contiguous() : null;
         bool broadcast = residual is not null && !residual.Shape.SequenceEqual(output.Shape);
         fixed (float* px = x.AsSpan<float>(), py = output.AsSpan<float>())
         fixed (float* pr = residual is null || broadcast ? default : residual.AsSpan<float>())
-            NchwcConv.Forward(geo, Weights, px, pr, broadcast ? ConvEpilogue.None : Epilogue, py);
+            Run(geo, px, pr, broadcast ? ConvEpilogue.None : Epilogue, py);
         if (broadcast) NchwcShapes.AddBroadcastResidual(output, residual!, Epilogue);
     }
+}
+
+/// <summary>
+/// y = act(conv(x, w) + bias + residual) with constant weights packed for <see cref="NchwcConv"/>; x is blocked, or
+/// plain NCHW when the weights read few input channels; residual (optional) and y are blocked.
+/// </summary>
+public sealed class NchwcConv2dOp(Window2d window, NchwcWeights weights, bool hasResidual, ConvEpilogue epilogue)
+    : NchwcConvOpBase(window, hasResidual, epilogue)
+{
+    public NchwcWeights Weights { get; } = weights;
+    public override string Name => "NchwcConv" + Epilogue.NameSuffix(HasResidual);
+    protected override (int K, int R, int S) Kernel => (Weights.K, Weights.R, Weights.S);
+    protected override int[] LogicalInput(int[] x) => NchwcShapes.ConvInput(Name, Weights, x);
+
+    protected override unsafe void Run(in Conv2dGeometry geo, float* x, float* residual, in ConvEpilogue epilogue, float* y) =>
+        NchwcConv.Forward(geo, Weights, x, residual, epilogue, y);
 }
 
 /// <summary>Max pooling of a blocked tensor of <c>channels</c> channels (ONNX MaxPool semantics: padding never wins).</summary>
@@ -196,42 +217,16 @@ public sealed class NchwcGlobalAveragePoolOp(int channels, bool keepDims) : Oper
 }
 
 /// <summary>Depthwise y = act(conv(x, w) + bias + residual) (groups = C = K) on blocked tensors, constant weights packed per block.</summary>
-public sealed class NchwcDepthwiseConv2dOp(Window2d window, NchwcDepthwiseWeights weights, bool hasResidual, ConvEpilogue epilogue) : Operation
+public sealed class NchwcDepthwiseConv2dOp(Window2d window, NchwcDepthwiseWeights weights, bool hasResidual, ConvEpilogue epilogue)
+    : NchwcConvOpBase(window, hasResidual, epilogue)
 {
-    public Window2d Window { get; } = window;
     public NchwcDepthwiseWeights Weights { get; } = weights;
-    public bool HasResidual { get; } = hasResidual;
-    public ConvEpilogue Epilogue { get; } = epilogue;
+    public override string Name => "NchwcDepthwiseConv" + Epilogue.NameSuffix(HasResidual);
+    protected override (int K, int R, int S) Kernel => (Weights.C, Weights.R, Weights.S);
+    protected override int[] LogicalInput(int[] x) => NchwcShapes.Logical(Name, x, Weights.C);
 
-    public override string Name => "NchwcDepthwiseConv" + (HasResidual ? "+Add" : "") + Epilogue.Activation switch
-    {
-        ConvActivation.Relu => "+Relu",
-        ConvActivation.Clip => "+Clip",
-        _ => "",
-    };
-
-    public override TensorType InferType(ReadOnlySpan<TensorType> inputs)
-    {
-        ExpectInputs(inputs, HasResidual ? 2 : 1);
-        NchwcShapes.ExpectFloat32(Name, inputs[0]);
-        var y = Window.OutputShape(Name, NchwcShapes.Logical(Name, inputs[0].Shape, Weights.C), Weights.C, Weights.R, Weights.S);
-        var blocked = NchwcShapes.Blocked(y[0], Weights.C, y[2], y[3]);
-        if (HasResidual && !NchwcShapes.ResidualFits(inputs[1].Shape, blocked))
-            throw new ShapeMismatchException(Name, $"residual {ShapeMath.Format(inputs[1].Shape)} does not match the output {ShapeMath.Format(blocked)}");
-        return new TensorType(DType.Float32, blocked);
-    }
-
-    public override unsafe void Forward(ReadOnlySpan<Tensor> inputs, Tensor output)
-    {
-        var x = inputs[0].Contiguous();
-        var geo = Window.Geometry(NchwcShapes.Logical(Name, x.ShapeArray(), Weights.C), Weights.C, Weights.R, Weights.S);
-        var residual = HasResidual ? inputs[1].Contiguous() : null;
-        bool broadcast = residual is not null && !residual.Shape.SequenceEqual(output.Shape);
-        fixed (float* px = x.AsSpan<float>(), py = output.AsSpan<float>())
-        fixed (float* pr = residual is null || broadcast ? default : residual.AsSpan<float>())
-            NchwcConv.DepthwiseForward(geo, Weights, px, pr, broadcast ? ConvEpilogue.None : Epilogue, py);
-        if (broadcast) NchwcShapes.AddBroadcastResidual(output, residual!, Epilogue);
-    }
+    protected override unsafe void Run(in Conv2dGeometry geo, float* x, float* residual, in ConvEpilogue epilogue, float* y) =>
+        NchwcConv.DepthwiseForward(geo, Weights, x, residual, epilogue, y);
 }
 
 /// <summary>
@@ -256,13 +251,6 @@ public sealed class NchwcConcatConvOp : Operation
 
     public override string Name => "NchwcConcatConv";
 
-    private int[] LogicalInput(Part p, int[] x)
-    {
-        if (p.Weights.BlockedInput) return NchwcShapes.Logical(Name, x, p.Weights.C);
-        if (x.Length != 4 || x[1] != p.Weights.C) throw new ShapeMismatchException(Name, $"input {ShapeMath.Format(x)} must be [N, {p.Weights.C}, H, W]");
-        return x;
-    }
-
     public override TensorType InferType(ReadOnlySpan<TensorType> inputs)
     {
         ExpectInputs(inputs, Parts.Count);
@@ -272,7 +260,7 @@ public sealed class NchwcConcatConvOp : Operation
         {
             NchwcShapes.ExpectFloat32(Name, inputs[i]);
             var p = Parts[i];
-            var y = p.Window.OutputShape(Name, LogicalInput(p, inputs[i].Shape), p.Weights.K, p.Weights.R, p.Weights.S);
+            var y = p.Window.OutputShape(Name, NchwcShapes.ConvInput(Name, p.Weights, inputs[i].Shape), p.Weights.K, p.Weights.R, p.Weights.S);
             if (first is null) first = y;
             else if (!NchwcShapes.Compatible([y[0], y[2], y[3]], [first[0], first[2], first[3]]))
                 throw new ShapeMismatchException(Name, $"part {i} gives {ShapeMath.Format(y)}, part 0 {ShapeMath.Format(first)}: the concat needs equal N, H, W");
@@ -290,7 +278,7 @@ public sealed class NchwcConcatConvOp : Operation
             {
                 var p = Parts[i];
                 var x = inputs[i].Contiguous();
-                var geo = p.Window.Geometry(LogicalInput(p, x.ShapeArray()), p.Weights.K, p.Weights.R, p.Weights.S);
+                var geo = p.Window.Geometry(NchwcShapes.ConvInput(Name, p.Weights, x.ShapeArray()), p.Weights.K, p.Weights.R, p.Weights.S);
                 fixed (float* px = x.AsSpan<float>())
                     NchwcConv.ForwardInto(geo, p.Weights, px, null, p.Epilogue, py + offset * plane, total);
                 offset += p.Weights.KBlocks;
