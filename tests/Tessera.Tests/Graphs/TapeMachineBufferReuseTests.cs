@@ -61,11 +61,17 @@ public class TapeMachineBufferReuseTests
         long Steady(TapeMachine m)
         {
             Graph.Let(x, Tensor.RandomNormal(1, DType.Float32, 0, 1, 4, 6));
-            m.RunAll();
-            m.RunAll();
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            for (int i = 0; i < 10; i++) m.RunAll();
-            return GC.GetAllocatedBytesForCurrentThread() - before;
+            for (int i = 0; i < 5; i++) m.RunAll();
+            // The fewest bytes over a few windows: a one-off lazy allocation by the runtime (tiering, a first-use
+            // cache) can land in any single window and made an exact comparison of one window flaky in CI.
+            long fewest = long.MaxValue;
+            for (int window = 0; window < 5; window++)
+            {
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                for (int i = 0; i < 10; i++) m.RunAll();
+                fewest = Math.Min(fewest, GC.GetAllocatedBytesForCurrentThread() - before);
+            }
+            return fewest;
         }
         using var plain = new TapeMachine(g, y);
         using var reuse = new TapeMachine(g, y) { ReuseBuffers = true };
