@@ -35,6 +35,16 @@ internal static class CharClass
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool IsHan(char c) => (uint)(c - 0x4E00) <= 0x9FD5 - 0x4E00;
 
+    /// <summary>End of the run starting at <paramref name="start"/> (below <paramref name="end"/>) whose chars are all
+    /// Han or all not Han: finalseg and posseg cut a span of single chars into such runs.</summary>
+    public static int HanRunEnd(ReadOnlySpan<char> s, int start, int end)
+    {
+        bool han = IsHan(s[start]);
+        int q = start + 1;
+        while (q < end && IsHan(s[q]) == han) q++;
+        return q;
+    }
+
     /// <summary>re_eng: [a-zA-Z0-9].</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool IsEng(char c) => c < 128 && (Ascii[c] & 2) != 0;

@@ -255,21 +255,11 @@ public sealed class JiebaSegmenter
             for (int i = a; i < b; i++) output.Add(new Token(offset + i, 1));
             return;
         }
-        int p = a;
-        while (p < b)
+        for (int p = a, q; p < b; p = q)
         {
-            int q = p;
-            if (CharClass.IsHan(s[p]))
-            {
-                while (q < b && CharClass.IsHan(s[q])) q++;
-                HmmCut(s[p..q], offset + p, output);
-            }
-            else
-            {
-                while (q < b && !CharClass.IsHan(s[q])) q++;
-                CutAlnum(s, p, q, offset, output);
-            }
-            p = q;
+            q = CharClass.HanRunEnd(s, p, b);
+            if (CharClass.IsHan(s[p])) HmmCut(s[p..q], offset + p, output);
+            else CutAlnum(s, p, q, offset, output);
         }
     }
 

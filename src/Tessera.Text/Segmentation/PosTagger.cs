@@ -112,21 +112,11 @@ public sealed class PosTagger
             return;
         }
         // jieba's __cut_detail: Han runs through the posseg HMM, the rest split by ([\.0-9]+|[a-zA-Z0-9]+).
-        int p = a;
-        while (p < b)
+        for (int p = a, q; p < b; p = q)
         {
-            int q = p;
-            if (CharClass.IsHan(s[p]))
-            {
-                while (q < b && CharClass.IsHan(s[q])) q++;
-                HmmCut(s[p..q], offset + p, output);
-            }
-            else
-            {
-                while (q < b && !CharClass.IsHan(s[q])) q++;
-                CutDetailOther(s, p, q, offset, output);
-            }
-            p = q;
+            q = CharClass.HanRunEnd(s, p, b);
+            if (CharClass.IsHan(s[p])) HmmCut(s[p..q], offset + p, output);
+            else CutDetailOther(s, p, q, offset, output);
         }
     }
 
