@@ -8,12 +8,19 @@ using Tessera.Onnx;
 /// </summary>
 static class OpProfile
 {
-    public static void Run(string path, int batch, int runs)
+    /// <summary>The first input's shape: <paramref name="batch"/> first, other dynamic dimensions <paramref name="dynamic"/>.</summary>
+    public static int[] InputShape(IReadOnlyList<int> declared, int batch, int dynamic)
+    {
+        var shape = declared.Select(d => d < 0 ? dynamic : d).ToArray();
+        shape[0] = batch;
+        return shape;
+    }
+
+    public static void Run(string path, int batch, int dynamic, int runs)
     {
         using var model = OnnxModel.Load(path);
         var input = model.Inputs[0];
-        var shape = input.Shape.Select((d, i) => d < 0 ? (i == 0 ? batch : 1) : d).ToArray();
-        shape[0] = batch;
+        var shape = InputShape(input.Shape, batch, dynamic);
         var feed = new Dictionary<string, Tensor> { [input.Name] = Tensor.RandomNormal(1, DType.Float32, 0, 1, shape) };
         // Same warm-up as the latency benchmark: let tiered compilation finish promoting the kernels.
         var warm = System.Diagnostics.Stopwatch.StartNew();
@@ -27,7 +34,7 @@ static class OpProfile
 
         var profile = model.Profile(feed, runs);
         double total = profile.Values.Sum(v => v.Seconds) * 1e3 / runs;
-        Console.WriteLine($"{Path.GetFileName(path)} batch {batch}: {runMs:F2} ms/run, {bytesPerRun:N0} B allocated/run; per-op ms/run (sum {total:F2}):");
+        Console.WriteLine($"{Path.GetFileName(path)} input ({string.Join(", ", shape)}): {runMs:F2} ms/run, {bytesPerRun:N0} B allocated/run; per-op ms/run (sum {total:F2}):");
         foreach (var (k, v) in profile.OrderByDescending(kv => kv.Value.Seconds))
             Console.WriteLine($"  {k,-22} {v.Seconds * 1e3 / runs,8:F2} ms  {100 * v.Seconds * 1e3 / runs / total,5:F1}%  x{v.Calls / runs}");
     }

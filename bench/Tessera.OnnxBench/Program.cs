@@ -3,6 +3,8 @@
 //   ... MODEL.onnx --profile [--batches 1] [--reps N]   per-op time of the native executor (see Profile.cs)
 //   ... --unfused   also times the native engine without inference fusion (OnnxModel.Load(path, fuse: false)),
 //                   alternating with the other two, to measure what fusion buys under the same load
+//   ... --dynamic N fills the input's dynamic dimensions other than the batch with N (default 1), e.g. the
+//                   sequence length of a transformer exported with a dynamic sequence axis
 //   ... --im2col    also times the native engine fused but without the channel-blocked layout
 //                   (OnnxModel.Load(path, blockedLayout: false): im2col + GEMM convolutions)
 // Prints per batch: median latency of each engine (after warm-up), the ratio native/ORT, and the largest
@@ -16,7 +18,7 @@ using Tessera.OnnxRuntime;
 
 var path = args[0];
 int[] batches = [1, 32];
-int threads = 2, reps = 0;
+int threads = 2, reps = 0, dynamic = 1;
 const double WarmupSeconds = 3;   // least wall time spent warming up both engines before timing
 bool json = false, profile = false, withUnfused = false, withIm2col = false;
 for (int i = 1; i < args.Length; i++)
@@ -26,6 +28,7 @@ for (int i = 1; i < args.Length; i++)
         case "--batches": batches = [.. args[++i].Split(',').Select(int.Parse)]; break;
         case "--threads": threads = int.Parse(args[++i]); break;
         case "--reps": reps = int.Parse(args[++i]); break;
+        case "--dynamic": dynamic = int.Parse(args[++i]); break;
         case "--json": json = true; break;
         case "--profile": profile = true; break;
         case "--unfused": withUnfused = true; break;
@@ -35,7 +38,7 @@ for (int i = 1; i < args.Length; i++)
 GemmKernel.MaxThreads = threads;
 if (profile)
 {
-    foreach (int batch in batches) OpProfile.Run(path, batch, reps > 0 ? reps : batch == 1 ? 20 : 3);
+    foreach (int batch in batches) OpProfile.Run(path, batch, dynamic, reps > 0 ? reps : batch == 1 ? 20 : 3);
     return 0;
 }
 using var native = OnnxModel.Load(path);
@@ -46,8 +49,7 @@ var input = native.Inputs[0];
 var rows = new List<Dictionary<string, object>>();
 foreach (int batch in batches)
 {
-    var shape = input.Shape.Select((d, i) => d < 0 ? (i == 0 ? batch : 1) : d).ToArray();
-    shape[0] = batch;
+    var shape = OpProfile.InputShape(input.Shape, batch, dynamic);
     var x = Tensor.RandomNormal(42, DType.Float32, 0, 1, shape);
     var feed = new Dictionary<string, Tensor> { [input.Name] = x };
     var yn = native.Run(feed)[native.Outputs[0].Name];

@@ -1,5 +1,7 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace Tessera.Kernels;
 
@@ -209,10 +211,24 @@ public readonly struct SoftplusFn<T> : IUnaryFunction<T> where T : IFloatingPoin
     public static void Apply(ReadOnlySpan<T> x, Span<T> y) { for (int i = 0; i < x.Length; i++) y[i] = Apply(x[i]); }
 }
 
+/// <summary>float32 through <see cref="FastErf"/> (vectorized fits), other types through the double-precision series.</summary>
 public readonly struct ErfFn<T> : IUnaryFunction<T> where T : IFloatingPointIeee754<T>
 {
-    public static T Apply(T x) => T.CreateTruncating(ErrorFunction.Erf(double.CreateTruncating(x)));
-    public static void Apply(ReadOnlySpan<T> x, Span<T> y) { for (int i = 0; i < x.Length; i++) y[i] = Apply(x[i]); }
+    public static T Apply(T x) => typeof(T) == typeof(float)
+        ? T.CreateTruncating(FastErf.Erf(float.CreateTruncating(x)))
+        : T.CreateTruncating(ErrorFunction.Erf(double.CreateTruncating(x)));
+
+    public static void Apply(ReadOnlySpan<T> x, Span<T> y)
+    {
+        if (typeof(T) == typeof(float))
+        {
+            FastErf.Apply(
+                MemoryMarshal.CreateReadOnlySpan(ref Unsafe.As<T, float>(ref MemoryMarshal.GetReference(x)), x.Length),
+                MemoryMarshal.CreateSpan(ref Unsafe.As<T, float>(ref MemoryMarshal.GetReference(y)), y.Length));
+            return;
+        }
+        for (int i = 0; i < x.Length; i++) y[i] = Apply(x[i]);
+    }
 }
 
 /// <summary>The error function to double precision (.NET has none).</summary>
