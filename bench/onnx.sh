@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Native Tessera vs ONNX Runtime (C#, NuGet 1.31.1) vs PyTorch 1.13 on torchvision resnet18, mobilenet_v2 and
-# squeezenet1_1 (random weights, ONNX opset 13), batch 1 and 32, 2 threads, in one run.
+# squeezenet1_1 (random weights, ONNX opset 13) and a 6-layer transformer encoder (d_model 512, opset 17, sequence
+# length --seq), batch 1 and 32, 2 threads, in one run.
 #
-#   bench/onnx.sh [--models resnet18,mobilenet_v2,squeezenet1_1] [--batches 1,32] [--threads 2] [--rounds 2]
+#   bench/onnx.sh [--models resnet18,mobilenet_v2,squeezenet1_1,transformer_encoder] [--batches 1,32] [--threads 2]
+#                 [--rounds 2] [--seq 128]
 #
 # Exports the models first (tools/onnx/export_torchvision.py, cached in ~/.cache/tessera/onnx). Native and ORT are
 # timed alternately in one process on identical inputs (and their outputs compared); PyTorch runs right after
@@ -10,7 +12,8 @@
 # interference on a shared machine. Prints a Markdown table (native/ORT ratio) and leaves raw JSON in $OUT_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MODELS=resnet18,mobilenet_v2,squeezenet1_1
+MODELS=resnet18,mobilenet_v2,squeezenet1_1,transformer_encoder
+SEQ=128
 BATCHES=1,32
 THREADS=2
 ROUNDS=2
@@ -20,6 +23,7 @@ while [[ $# -gt 0 ]]; do
     --batches) BATCHES=$2; shift 2 ;;
     --threads) THREADS=$2; shift 2 ;;
     --rounds) ROUNDS=$2; shift 2 ;;
+    --seq) SEQ=$2; shift 2 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -38,8 +42,8 @@ IFS=, read -ra models <<<"$MODELS"
 for ((r = 1; r <= ROUNDS; r++)); do
   for m in "${models[@]}"; do
     echo "round $r/$ROUNDS: $m" >&2
-    "$BENCH" "$CACHE/$m.onnx" --batches "$BATCHES" --threads "$THREADS" --json > "$OUT_DIR/$m.native-ort.$r.json"
-    OMP_NUM_THREADS=$THREADS "$PY" bench/onnx_torch.py "$m" --batches "$BATCHES" --threads "$THREADS" > "$OUT_DIR/$m.torch.$r.json"
+    "$BENCH" "$CACHE/$m.onnx" --batches "$BATCHES" --threads "$THREADS" --dynamic "$SEQ" --json > "$OUT_DIR/$m.native-ort.$r.json"
+    OMP_NUM_THREADS=$THREADS "$PY" bench/onnx_torch.py "$m" --batches "$BATCHES" --threads "$THREADS" --seq "$SEQ" > "$OUT_DIR/$m.torch.$r.json"
   done
 done
 
