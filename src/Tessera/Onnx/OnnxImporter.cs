@@ -61,7 +61,12 @@ public static class OnnxImporter
         return (dtype, shape);
     }
 
-    public static OnnxGraph Import(ModelProto model, IReadOnlyDictionary<string, Tensor> initializers, string? baseDirectory)
+    /// <summary>
+    /// Builds the graph of <paramref name="model"/>. <paramref name="inputShapes"/> (by input name) replaces declared
+    /// shapes with concrete ones: a graph specialized to them, where shape computations fold to constants.
+    /// </summary>
+    public static OnnxGraph Import(ModelProto model, IReadOnlyDictionary<string, Tensor> initializers, string? baseDirectory,
+        IReadOnlyDictionary<string, int[]>? inputShapes = null)
     {
         int opset = DefaultOpset(model);
         // A model may import no default-domain opset at all (only other domains); its nodes are then reported by domain.
@@ -75,12 +80,14 @@ public static class OnnxImporter
         foreach (var v in RealInputs(model, initializers))
         {
             var (dtype, shape) = InputType(v);
+            if (inputShapes is not null && inputShapes.TryGetValue(v.Name, out var concrete)) shape = concrete;
             var node = g.Input(dtype, shape, v.Name);
             values[v.Name] = node;
             inputs.Add(node);
         }
 
         var constant = new List<bool>();
+        var shapeValues = new ShapeValues();
         foreach (var np in model.Graph.Node)
         {
             var key = OnnxOperators.Key(np.Domain, np.OpType);
@@ -96,7 +103,7 @@ public static class OnnxImporter
             }
             if (!OnnxOperators.Builders.TryGetValue(key, out var builder))
                 throw new OnnxUnsupportedException($"ONNX operator {np.OpType} (domain '{np.Domain}', opset {opset}) in node '{np.Name}' is not supported.") { OpType = np.OpType };
-            var ctx = new OnnxNodeContext(np, nodeInputs, opset, g, baseDirectory) { Lookup = values.GetValueOrDefault };
+            var ctx = new OnnxNodeContext(np, nodeInputs, opset, g, baseDirectory) { Lookup = values.GetValueOrDefault, ShapeValues = shapeValues };
             Node[] outputs;
             try { outputs = BuildWithWidening(builder, ctx, np, nodeInputs, opset, g, baseDirectory); }
             catch (Exception e) when (e is not (OnnxFormatException or OnnxUnsupportedException or OutOfMemoryException))
@@ -109,7 +116,7 @@ public static class OnnxImporter
                 if (np.Output[i].Length == 0) continue;
                 if (i >= outputs.Length)
                     throw ctx.Unsupported($"output {i} ('{np.Output[i]}')");
-                values[np.Output[i]] = Fold(g, outputs[i], constant);
+                values[np.Output[i]] = KnownShape(g, Fold(g, outputs[i], constant), shapeValues);
             }
         }
 
@@ -136,6 +143,19 @@ public static class OnnxImporter
             var outputs = builder(new OnnxNodeContext(np, widened, opset, g, baseDirectory));
             return [.. outputs.Select(o => o.DType == DType.Float32 ? Graphs.Ops.Cast(o, narrow) : o)];
         }
+    }
+
+    /// <summary>
+    /// Replaces a shape vector whose every element the static shapes determine (Gather(Shape(x), 1) with x's channels
+    /// known, the batch not) by a constant, so what is computed from it folds too (see <see cref="ShapeValues"/>).
+    /// </summary>
+    private static Node KnownShape(Graph g, Node node, ShapeValues shapeValues)
+    {
+        if (node.Kind != NodeKind.Operation || !node.Type.IsFullyKnown || shapeValues.Known(node) is not { } v) return node;
+        if (v.Length != ShapeMathCount(node.Shape)) return node;
+        var t = node.DType == DType.Int64 ? Tensor.FromArray(v, node.Shape)
+            : Tensor.FromArray([.. v.Select(e => checked((int)e))], node.Shape);
+        return g.Constant(t, node.Name);
     }
 
     /// <summary>Replaces an op node whose inputs are all constants by a constant holding its value.</summary>

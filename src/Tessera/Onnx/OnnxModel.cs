@@ -15,6 +15,11 @@ namespace Tessera.Onnx;
 /// <remarks>
 /// A run binds inputs to graph nodes, so each concurrent caller needs its own graph: the model keeps a pool of
 /// imported graphs (initializers shared read-only) and hands one to each <see cref="Run"/>.
+/// <para>Inputs with dynamic dimensions (a batch axis, a sequence length): the graph is imported again for each
+/// concrete set of input shapes seen (up to <see cref="MaxShapeSpecializations"/>), so the shape computations an
+/// exporter writes for them (Shape → Gather → Concat → Reshape) fold to constants and every later op knows its
+/// shapes — which shape-specific rewrites (channel-blocked convolutions, fusions) need. Past the cap, runs use the
+/// plan for the declared shapes.</para>
 /// </remarks>
 public sealed class OnnxModel : IInferenceModel
 {
@@ -23,7 +28,9 @@ public sealed class OnnxModel : IInferenceModel
     private readonly string? _baseDirectory;
     private readonly bool _fuse;
     private readonly bool _blockedLayout;
-    private readonly ConcurrentBag<Instance> _pool = [];
+    private readonly ConcurrentBag<Instance> _pool = [];   // the plan for the declared (dynamic) shapes
+    private readonly ConcurrentDictionary<string, (ConcurrentBag<Instance> Pool, Dictionary<string, int[]> Shapes)> _specialized = new();
+    private readonly bool _hasDynamicInputs;
     private readonly TensorInfo[] _inputs, _outputs;
     private bool _disposed;
 
@@ -47,6 +54,7 @@ public sealed class OnnxModel : IInferenceModel
         var first = NewInstance();
         _inputs = [.. OnnxImporter.RealInputs(proto, _initializers).Select(v => { var (d, s) = OnnxImporter.InputType(v); return new TensorInfo(v.Name, d, s); })];
         _outputs = [.. proto.Graph.Output.Select((v, i) => new TensorInfo(v.Name, first.Graph.Outputs[i].DType, OutputShape(v, first.Graph.Outputs[i])))];
+        _hasDynamicInputs = _inputs.Any(i => i.Shape.Any(d => d < 0));
         _pool.Add(first);
     }
 
@@ -64,10 +72,16 @@ public sealed class OnnxModel : IInferenceModel
     public static OnnxModel Load(byte[] bytes, bool fuse = true, bool? blockedLayout = null) =>
         new(OnnxModelReader.ParseModel(bytes), null, fuse, blockedLayout);
 
-    /// <summary>One executable copy of the graph: imported, fused unless disabled, with its own machine.</summary>
-    private Instance NewInstance()
+    /// <summary>
+    /// How many sets of concrete input shapes get a plan of their own (see the remarks); 0 runs every shape on the
+    /// plan for the declared shapes. Each costs an import (fusion, weight packing is shared) on the first run at it.
+    /// </summary>
+    public int MaxShapeSpecializations { get; set; } = 8;
+
+    /// <summary>One executable copy of the graph: imported (for <paramref name="inputShapes"/> when given), fused unless disabled, with its own machine.</summary>
+    private Instance NewInstance(Dictionary<string, int[]>? inputShapes = null)
     {
-        var imported = OnnxImporter.Import(_proto, _initializers, _baseDirectory);
+        var imported = OnnxImporter.Import(_proto, _initializers, _baseDirectory, inputShapes);
         if (!_fuse) return new Instance(imported);
         var fused = InferenceFusion.Fuse(imported.Graph, imported.Outputs, out var map);
         var inputs = imported.Inputs.Select(i => map[i]).ToList();
@@ -99,7 +113,8 @@ public sealed class OnnxModel : IInferenceModel
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         Validate(inputs);
-        if (!_pool.TryTake(out var instance)) instance = NewInstance();
+        var (pool, shapes) = PoolFor(inputs);
+        if (!pool.TryTake(out var instance)) instance = NewInstance(shapes);
         try
         {
             for (int i = 0; i < _inputs.Length; i++) Graph.Let(instance.Graph.Inputs[i], inputs[_inputs[i].Name]);
@@ -112,8 +127,19 @@ public sealed class OnnxModel : IInferenceModel
         finally
         {
             foreach (var n in instance.Graph.Inputs) n.Value = null;
-            _pool.Add(instance);
+            pool.Add(instance);
         }
+    }
+
+    /// <summary>The pool of plans for these inputs' shapes (and the shapes, to import one), or the declared-shape pool.</summary>
+    private (ConcurrentBag<Instance> Pool, Dictionary<string, int[]>? Shapes) PoolFor(IReadOnlyDictionary<string, Tensor> inputs)
+    {
+        if (!_hasDynamicInputs || MaxShapeSpecializations <= 0) return (_pool, null);
+        var key = string.Join(";", _inputs.Select(i => inputs[i.Name].ShapeString));
+        if (_specialized.TryGetValue(key, out var hit)) return hit;
+        if (_specialized.Count >= MaxShapeSpecializations) return (_pool, null);
+        var entry = _specialized.GetOrAdd(key, _ => ([], _inputs.ToDictionary(i => i.Name, i => inputs[i.Name].Shape.ToArray())));
+        return entry;
     }
 
     /// <summary>
@@ -126,7 +152,8 @@ public sealed class OnnxModel : IInferenceModel
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentOutOfRangeException.ThrowIfLessThan(runs, 1);
         Validate(inputs);
-        if (!_pool.TryTake(out var instance)) instance = NewInstance();
+        var (pool, shapes) = PoolFor(inputs);
+        if (!pool.TryTake(out var instance)) instance = NewInstance(shapes);
         try
         {
             for (int i = 0; i < _inputs.Length; i++) Graph.Let(instance.Graph.Inputs[i], inputs[_inputs[i].Name]);
@@ -141,7 +168,7 @@ public sealed class OnnxModel : IInferenceModel
             instance.Machine.Profiling = false;
             instance.Machine.Profile.Clear();
             foreach (var n in instance.Graph.Inputs) n.Value = null;
-            _pool.Add(instance);
+            pool.Add(instance);
         }
     }
 
@@ -167,5 +194,7 @@ public sealed class OnnxModel : IInferenceModel
     {
         _disposed = true;
         while (_pool.TryTake(out var i)) i.Dispose();
+        foreach (var (pool, _) in _specialized.Values)
+            while (pool.TryTake(out var i)) i.Dispose();
     }
 }

@@ -22,6 +22,8 @@ public sealed class OnnxNodeContext
     public Graph Graph { get; }
     /// <summary>Any value of the enclosing graph by name (null when unknown); set by the importer, for Gradient's y.</summary>
     internal Func<string, Node?>? Lookup { get; init; }
+    /// <summary>The importer's partial values of shape vectors (null in subgraphs built without one).</summary>
+    internal ShapeValues? ShapeValues { get; init; }
     internal string? BaseDirectory { get; }
     public int InputCount => _inputs.Length;
     public int OutputCount => Proto.Output.Count;
