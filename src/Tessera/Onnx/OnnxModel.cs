@@ -15,8 +15,8 @@ namespace Tessera.Onnx;
 /// <remarks>
 /// A run binds inputs to graph nodes, so each concurrent caller needs its own graph: the model keeps a pool of
 /// imported graphs (initializers shared read-only) and hands one to each <see cref="Run"/>.
-/// <para>Inputs with dynamic dimensions (a batch axis, a sequence length): the graph is imported again for each
-/// concrete set of input shapes seen (up to <see cref="MaxShapeSpecializations"/>), so the shape computations an
+/// <para>Inputs with dynamic dimensions (a batch axis, a sequence length) that the graph computes shapes from: the
+/// graph is imported again for each concrete set of input shapes seen (up to <see cref="MaxShapeSpecializations"/>), so the shape computations an
 /// exporter writes for them (Shape → Gather → Concat → Reshape) fold to constants and every later op knows its
 /// shapes — which shape-specific rewrites (channel-blocked convolutions, fusions) need. Past the cap, runs use the
 /// plan for the declared shapes.</para>
@@ -30,7 +30,7 @@ public sealed class OnnxModel : IInferenceModel
     private readonly bool _blockedLayout;
     private readonly ConcurrentBag<Instance> _pool = [];   // the plan for the declared (dynamic) shapes
     private readonly ConcurrentDictionary<string, (ConcurrentBag<Instance> Pool, Dictionary<string, int[]> Shapes)> _specialized = new();
-    private readonly bool _hasDynamicInputs;
+    private readonly bool _specializes;   // dynamic input dimensions that the plan computes shapes from
     private readonly TensorInfo[] _inputs, _outputs;
     private bool _disposed;
 
@@ -54,7 +54,7 @@ public sealed class OnnxModel : IInferenceModel
         var first = NewInstance();
         _inputs = [.. OnnxImporter.RealInputs(proto, _initializers).Select(v => { var (d, s) = OnnxImporter.InputType(v); return new TensorInfo(v.Name, d, s); })];
         _outputs = [.. proto.Graph.Output.Select((v, i) => new TensorInfo(v.Name, first.Graph.Outputs[i].DType, OutputShape(v, first.Graph.Outputs[i])))];
-        _hasDynamicInputs = _inputs.Any(i => i.Shape.Any(d => d < 0));
+        _specializes = _inputs.Any(i => i.Shape.Any(d => d < 0)) && ComputesShapes(first.Graph.Outputs);
         _pool.Add(first);
     }
 
@@ -131,10 +131,28 @@ public sealed class OnnxModel : IInferenceModel
         }
     }
 
+    /// <summary>
+    /// Whether the plan reads shapes at run time (Shape, Size, or an op whose parameters are computed): only then does
+    /// a plan per input shape fold anything. A CNN that merely has a dynamic batch keeps one plan for all batches.
+    /// </summary>
+    private static bool ComputesShapes(IEnumerable<Node> outputs)
+    {
+        var seen = new HashSet<Node>();
+        var stack = new Stack<Node>(outputs);
+        while (stack.Count > 0)
+        {
+            var n = stack.Pop();
+            if (!seen.Add(n)) continue;
+            if (n.Operation is ShapeOfOp or SizeOp or BoundOp) return true;
+            foreach (var i in n.Inputs) stack.Push(i);
+        }
+        return false;
+    }
+
     /// <summary>The pool of plans for these inputs' shapes (and the shapes, to import one), or the declared-shape pool.</summary>
     private (ConcurrentBag<Instance> Pool, Dictionary<string, int[]>? Shapes) PoolFor(IReadOnlyDictionary<string, Tensor> inputs)
     {
-        if (!_hasDynamicInputs || MaxShapeSpecializations <= 0) return (_pool, null);
+        if (!_specializes || MaxShapeSpecializations <= 0) return (_pool, null);
         var key = string.Join(";", _inputs.Select(i => inputs[i.Name].ShapeString));
         if (_specialized.TryGetValue(key, out var hit)) return hit;
         if (_specialized.Count >= MaxShapeSpecializations) return (_pool, null);
