@@ -183,6 +183,43 @@ public sealed class JsonRequestParserTests
     }
 
     [Fact]
+    public void Fast_decimal_path_agrees_bit_for_bit_with_the_readers_parser()
+    {
+        var rng = new Random(5);
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        int fast = 0;
+        for (int k = 0; k < 200_000; k++)
+        {
+            string t = rng.Next(5) switch
+            {
+                0 => ((float)rng.NextDouble()).ToString("R", inv),
+                1 => (rng.NextDouble() * Math.Pow(10, rng.Next(-25, 25))).ToString("G" + rng.Next(1, 18), inv),
+                2 => rng.NextInt64(1, 1L << 54) + "e" + rng.Next(-30, 30),
+                3 => "-" + rng.Next(0, 99999999) + "." + rng.Next(0, 999999).ToString("D6", inv) + "E+" + rng.Next(0, 5),
+                _ => rng.Next(2) == 0 ? "-0" : "0.0",
+            };
+            byte[] utf8 = Encoding.UTF8.GetBytes(t);
+            var r = new Utf8JsonReader(utf8);
+            r.Read();
+            Assert.True(r.TryGetSingle(out float single), t);
+            Assert.True(r.TryGetDouble(out double dbl), t);
+            if (FastDecimal.TryParseSingle(utf8, out float f))
+            {
+                fast++;
+                Assert.True(BitConverter.SingleToInt32Bits(single) == BitConverter.SingleToInt32Bits(f), $"{t}: {single:R} vs {f:R}");
+            }
+            if (FastDecimal.TryParseDouble(utf8, out double d))
+                Assert.True(BitConverter.DoubleToInt64Bits(dbl) == BitConverter.DoubleToInt64Bits(d), $"{t}: {dbl:R} vs {d:R}");
+        }
+        Assert.True(fast > 100_000, $"only {fast} took the fast path");
+        // Just above the midpoint between 1 and the next float: its nearest double is the midpoint itself, where
+        // rounding again to float would tie to even (1.0) and lose the side; it must take the slow path.
+        Assert.False(FastDecimal.TryParseSingle("1.00000005960464478"u8, out _));
+        Assert.Equal(BitConverter.Int32BitsToSingle(0x3F800001),
+            Parse("""{"inputs":[{"name":"f","datatype":"FP32","shape":[1],"data":[1.00000005960464478]}]}""").Inputs[0].AsSpan<float>()[0]);
+    }
+
+    [Fact]
     public void Nesting_is_flattened_and_only_the_element_count_must_match()
     {
         // As Triton: [[1],[2,[3,4]]] is four elements in row-major order, whatever the shape's rank.

@@ -184,22 +184,27 @@ public static class JsonTensorReader
     }
 
     // Floats: a JSON number is finite, so an infinite result means it overflowed the datatype: refused like
-    // out-of-range integers. FP32 parses as float directly (no double intermediate: faster, and no double rounding).
+    // out-of-range integers. FP32 parses as float directly (never through a double that is then rounded again).
     private readonly struct Fp32Element : IElement<float>
     {
         public static bool TryRead(ref Utf8JsonReader r, out float value)
         {
             value = 0;
-            return r.TokenType == JsonTokenType.Number && r.TryGetSingle(out value) && float.IsFinite(value);
+            if (r.TokenType != JsonTokenType.Number) return false;
+            if (!r.HasValueSequence && FastDecimal.TryParseSingle(r.ValueSpan, out value)) return true;
+            return r.TryGetSingle(out value) && float.IsFinite(value);
         }
     }
+
+    private static bool Double(ref Utf8JsonReader r, out double value) =>
+        !r.HasValueSequence && FastDecimal.TryParseDouble(r.ValueSpan, out value) || r.TryGetDouble(out value);
 
     private readonly struct Fp64Element : IElement<double>
     {
         public static bool TryRead(ref Utf8JsonReader r, out double value)
         {
             value = 0;
-            return r.TokenType == JsonTokenType.Number && r.TryGetDouble(out value) && double.IsFinite(value);
+            return r.TokenType == JsonTokenType.Number && Double(ref r, out value) && double.IsFinite(value);
         }
     }
 
@@ -208,7 +213,7 @@ public static class JsonTensorReader
         public static bool TryRead(ref Utf8JsonReader r, out Half value)
         {
             value = default;
-            if (r.TokenType != JsonTokenType.Number || !r.TryGetDouble(out double d)) return false;
+            if (r.TokenType != JsonTokenType.Number || !Double(ref r, out double d)) return false;
             value = (Half)d;
             return Half.IsFinite(value);
         }
@@ -219,7 +224,7 @@ public static class JsonTensorReader
         public static bool TryRead(ref Utf8JsonReader r, out ushort value)
         {
             value = 0;
-            if (r.TokenType != JsonTokenType.Number || !r.TryGetDouble(out double d)) return false;
+            if (r.TokenType != JsonTokenType.Number || !Double(ref r, out double d)) return false;
             value = BFloat16.FromSingle((float)d);
             return float.IsFinite(BFloat16.ToSingle(value));
         }
