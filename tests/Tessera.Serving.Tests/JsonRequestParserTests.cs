@@ -264,6 +264,20 @@ public sealed class JsonRequestParserTests
     public void Refusals_name_the_problem(string json, string message) => Assert.Contains(message, Refused(json).Message);
 
     [Fact]
+    public void Request_parameters_and_outputs_resolve_whatever_their_order()
+    {
+        var r = Parse("""{"outputs":[{"name":"a"},{"name":"b","parameters":{"binary_data":false}},{"name":"c","parameters":{"binary_data":true}}],"inputs":[],""" +
+            """ "parameters":{"timeout":1500,"binary_data_output":true,"other":{"x":[1]}},"id":"q"}""");
+        Assert.Equal(TimeSpan.FromMicroseconds(1500), r.Timeout);
+        Assert.True(r.BinaryOutputs);
+        // "a" takes the request's binary_data_output although it came later in the body.
+        Assert.Equal([new RequestedOutput("a", true), new RequestedOutput("b", false), new RequestedOutput("c", true)], r.Outputs!);
+        Assert.Equal("q", r.Id);
+        Assert.Null(Parse("""{"inputs":[],"parameters":{"timeout":9223372036854775807}}""").Timeout); // no limit rather than a 500
+        Assert.Null(Parse("""{"inputs":[],"id":7}""").Id);
+    }
+
+    [Fact]
     public void Decoded_tensors_live_in_the_rented_arrays()
     {
         byte[] body = Encoding.UTF8.GetBytes("""{"inputs":[{"name":"x","datatype":"FP32","shape":[3],"data":[1,2,3]}]}""");

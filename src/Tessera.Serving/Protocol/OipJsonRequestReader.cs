@@ -118,7 +118,9 @@ internal static class OipJsonRequestReader
             else if (r.ValueTextEquals("timeout"u8))
             {
                 r.Read();
-                if (r.TokenType == JsonTokenType.Number && r.TryGetInt64(out long us) && us > 0) timeout = TimeSpan.FromMicroseconds(us);
+                // Past TimeSpan's range (FromMicroseconds would throw, a 500) it is no limit: the server's own applies.
+                if (r.TokenType == JsonTokenType.Number && r.TryGetInt64(out long us) && us > 0 && us <= TimeSpan.MaxValue.Ticks / TimeSpan.TicksPerMicrosecond)
+                    timeout = TimeSpan.FromMicroseconds(us);
             }
             r.Skip();
         }
