@@ -40,7 +40,7 @@ public static class InferenceFusion
             Node result = node.Kind switch
             {
                 NodeKind.Constant => g.Constant(node.Value!, node.Name),
-                NodeKind.Input => g.Input(node.DType, node.Shape, node.Name),
+                NodeKind.Input => g.Input(node.Type, node.Name),
                 _ => Rewrite(g, node.Operation!, [.. node.Inputs.Select(i => mapped[i])], singleUse),
             };
             mapped[node] = result;

@@ -23,6 +23,8 @@ public sealed class OnnxNodeContext
     /// <summary>Any value of the enclosing graph by name (null when unknown); set by the importer, for Gradient's y.</summary>
     internal Func<string, Node?>? Lookup { get; init; }
     internal string? BaseDirectory { get; }
+    /// <summary>The graph being imported (names, captures), for builders of ops with subgraphs.</summary>
+    internal OnnxScope? Scope { get; init; }
     public int InputCount => _inputs.Length;
     public int OutputCount => Proto.Output.Count;
     /// <summary>True when output <paramref name="i"/> exists and is consumed by name.</summary>
