@@ -45,8 +45,8 @@ public sealed class OnnxModel : IInferenceModel
         Opset = OnnxImporter.DefaultOpset(proto);
         // Importing once up front reports unsupported operators and malformed graphs at load time.
         var first = NewInstance();
-        _inputs = [.. OnnxImporter.RealInputs(proto, _initializers).Select(v => { var (d, s) = OnnxImporter.InputType(v); return new TensorInfo(v.Name, d, s); })];
-        _outputs = [.. proto.Graph.Output.Select((v, i) => new TensorInfo(v.Name, first.Graph.Outputs[i].DType, OutputShape(v, first.Graph.Outputs[i])))];
+        _inputs = [.. OnnxImporter.RealInputs(proto, _initializers).Select(v => { var t = OnnxImporter.ValueType(v); return new TensorInfo(v.Name, t.DType, t.Shape) { Kind = t.Kind }; })];
+        _outputs = [.. proto.Graph.Output.Select((v, i) => new TensorInfo(v.Name, first.Graph.Outputs[i].DType, OutputShape(v, first.Graph.Outputs[i])) { Kind = first.Graph.Outputs[i].Type.Kind })];
         _pool.Add(first);
     }
 
@@ -97,21 +97,36 @@ public sealed class OnnxModel : IInferenceModel
 
     public Dictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs)
     {
+        if (_outputs.FirstOrDefault(o => o.Kind != ValueKind.Tensor) is { } seq)
+            throw new InvalidOperationException($"Output {seq} is not a tensor: use RunValues.");
+        return RunValues(inputs.ToDictionary(p => p.Key, p => (object)p.Value)).ToDictionary(p => p.Key, p => (Tensor)p.Value);
+    }
+
+    /// <summary>
+    /// Runs a model whose inputs or outputs may be ONNX sequences or optionals: each value is a <see cref="Tensor"/>,
+    /// a <see cref="TensorSequence"/> or an <see cref="OptionalValue"/>, as <see cref="Inputs"/> and <see cref="Outputs"/>
+    /// (<see cref="TensorInfo.Kind"/>) declare.
+    /// </summary>
+    public Dictionary<string, object> RunValues(IReadOnlyDictionary<string, object> inputs)
+    {
         ObjectDisposedException.ThrowIf(_disposed, this);
         Validate(inputs);
         if (!_pool.TryTake(out var instance)) instance = NewInstance();
         try
         {
-            for (int i = 0; i < _inputs.Length; i++) Graph.Let(instance.Graph.Inputs[i], inputs[_inputs[i].Name]);
+            for (int i = 0; i < _inputs.Length; i++) Graph.LetValue(instance.Graph.Inputs[i], inputs[_inputs[i].Name]);
             instance.Machine.RunAll();
-            var result = new Dictionary<string, Tensor>();
+            var result = new Dictionary<string, object>();
             for (int i = 0; i < _outputs.Length; i++)
-                result[_outputs[i].Name] = instance.Graph.Outputs[i].Value!.Clone();
+            {
+                var v = instance.Graph.Outputs[i].AnyValue!;
+                result[_outputs[i].Name] = v is Tensor t ? t.Clone() : v;   // containers own their tensors already
+            }
             return result;
         }
         finally
         {
-            foreach (var n in instance.Graph.Inputs) n.Value = null;
+            foreach (var n in instance.Graph.Inputs) { n.Value = null; n.Boxed = null; }
             _pool.Add(instance);
         }
     }
@@ -125,7 +140,7 @@ public sealed class OnnxModel : IInferenceModel
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentOutOfRangeException.ThrowIfLessThan(runs, 1);
-        Validate(inputs);
+        Validate(inputs.ToDictionary(p => p.Key, p => (object)p.Value));
         if (!_pool.TryTake(out var instance)) instance = NewInstance();
         try
         {
@@ -145,15 +160,20 @@ public sealed class OnnxModel : IInferenceModel
         }
     }
 
-    private void Validate(IReadOnlyDictionary<string, Tensor> inputs)
+    private void Validate(IReadOnlyDictionary<string, object> inputs)
     {
         foreach (var name in inputs.Keys)
             if (!_inputs.Any(i => i.Name == name))
                 throw new ArgumentException($"The model has no input named '{name}'; its inputs are {string.Join(", ", _inputs.Select(i => i.ToString()))}.");
         foreach (var info in _inputs)
         {
-            if (!inputs.TryGetValue(info.Name, out var t))
+            if (!inputs.TryGetValue(info.Name, out var value))
                 throw new ArgumentException($"Input '{info.Name}' ({info.DType.Name()} {ShapeMath.Format(info.Shape)}) is missing.");
+            if (info.Kind != ValueKind.Tensor || value is not Tensor t)
+            {
+                ValueKinds.Check(new TensorType(info.DType, info.Shape) { Kind = info.Kind }, value, $"Input '{info.Name}'");
+                continue;
+            }
             if (t.DType != info.DType)
                 throw new ArgumentException($"Input '{info.Name}' expects dtype {info.DType.Name()}, was given {t.DType.Name()}.");
             bool ok = t.Rank == info.Shape.Length;

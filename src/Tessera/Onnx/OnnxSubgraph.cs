@@ -44,6 +44,13 @@ internal sealed class OnnxSubgraph
     /// <summary>The declared type of body input <paramref name="i"/>, when it declares one.</summary>
     public TypeProto? DeclaredInput(int i) => _body.Input[i].Type;
 
+    /// <summary>
+    /// Shape for a scalar the op feeds to body input <paramref name="i"/> (Loop's iteration number and condition):
+    /// (1,) where the body declares that, else a scalar.
+    /// </summary>
+    public int[] DeclaredShape(int i) =>
+        i < _body.Input.Count && _body.Input[i].Type?.TensorType?.Shape?.Dim is { Count: 1 } d && d[0].DimValue == 1 ? [1] : [];
+
     /// <summary>Imports graph attribute <paramref name="attribute"/> of the node with the given formal input types.</summary>
     public static OnnxSubgraph Import(OnnxNodeContext c, string attribute, Func<OnnxSubgraph, TensorType[]> inputTypes, int outputs)
     {
