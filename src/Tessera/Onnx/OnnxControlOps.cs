@@ -60,7 +60,9 @@ internal sealed class LoopOp(OnnxSubgraph body, bool hasM, bool hasCond, int car
             cond = AsTensor(outs[0], Name, "body output 0 (cond)").GetDouble(0) != 0;
             for (int j = 0; j < carried; j++)
             {
-                if (ValueKinds.KindOf(outs[1 + j]) != ValueKinds.KindOf(state[j]!))
+                var (before, after) = (ValueKinds.KindOf(state[j]!), ValueKinds.KindOf(outs[1 + j]));
+                bool unwrapped = before is ValueKind.Optional or ValueKind.OptionalSequence && after == (before == ValueKind.Optional ? ValueKind.Tensor : ValueKind.Sequence);
+                if (after != before && !unwrapped)
                     throw new ArgumentException($"{body.What}: loop-carried value {j} is {Describe(state[j])} in and {Describe(outs[1 + j])} out.");
                 state[j] = outs[1 + j];
             }
@@ -168,5 +170,34 @@ internal sealed class ScanOp(OnnxSubgraph body, int states, int[] inAxes, bool[]
             result[states + k] = stacked;
         }
         return result;
+    }
+}
+
+/// <summary>
+/// ONNX SequenceMap: runs the body once per element of the input sequences (tensor inputs go to every run); each body
+/// output becomes a sequence. Inputs: the sequences and tensors, then captures. Output: the tuple of those sequences.
+/// </summary>
+internal sealed class SequenceMapOp(OnnxSubgraph body, bool[] isSequence) : ValueOperation
+{
+    public override string Name => "SequenceMap";
+    public override TensorType InferType(ReadOnlySpan<TensorType> inputs) => TensorType.Tuple;
+
+    public override object Evaluate(ReadOnlySpan<object?> inputs)
+    {
+        int n = isSequence.Length;
+        int count = AsSequence(inputs[0], Name, "input 0").Count;
+        for (int j = 1; j < n; j++)
+            if (isSequence[j] && AsSequence(inputs[j], Name, $"input {j}").Count != count)
+                throw new ArgumentException($"{body.What}: input sequences have {count} and {((TensorSequence)inputs[j]!).Count} tensors.");
+        var captures = inputs[n..].ToArray();
+        var outs = body.OutputTypes.Select(_ => new List<Tensor>()).ToArray();
+        var args = new object?[n];
+        for (int i = 0; i < count; i++)
+        {
+            for (int j = 0; j < n; j++) args[j] = isSequence[j] ? ((TensorSequence)inputs[j]!)[i] : inputs[j];
+            var r = body.Run(args, captures);
+            for (int k = 0; k < outs.Length; k++) outs[k].Add(AsTensor(r[k], Name, $"body output {k}"));
+        }
+        return new OutputTuple([.. outs.Select((l, k) => (object)new TensorSequence(body.OutputTypes[k].DType, l))]);
     }
 }

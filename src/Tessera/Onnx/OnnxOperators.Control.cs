@@ -41,7 +41,7 @@ public static partial class OnnxOperators
             var outs = body.OutputTypes;
             if (outs.Length < 1 + n) throw Malformed(c, $"body has {outs.Length} outputs, needs at least {1 + n} (cond and {n} loop-carried values)");
             if (!outs[0].IsTensor || outs[0].DType != DType.Bool) throw Malformed(c, $"body output 0 (cond) is {outs[0]}, must be a bool tensor");
-            var carriedTypes = carried.Select((v, j) => Merge(c, v.Type, outs[1 + j], $"loop-carried value {j} (in, out)")).ToArray();
+            var carriedTypes = carried.Select((v, j) => MergeCarried(c, v.Type, outs[1 + j], $"loop-carried value {j} (in, out)")).ToArray();
             var scanTypes = outs[(1 + n)..];
             for (int k = 0; k < scanTypes.Length; k++)
                 if (!scanTypes[k].IsTensor) throw c.Unsupported($"scan output {k} of kind {scanTypes[k]} (scan outputs are tensors)");
@@ -129,13 +129,22 @@ public static partial class OnnxOperators
     internal static TensorType Merge(OnnxNodeContext c, TensorType a, TensorType b, string what)
     {
         if (a.Kind != b.Kind || a.DType != b.DType) throw Malformed(c, $"{what} are of types {a} and {b}");
-        if (a.ElementRankUnknown || b.ElementRankUnknown || a.Rank != b.Rank)
+        if (a.IsTensor)
         {
-            if (a.IsTensor) throw c.Unsupported($"{what} of different ranks ({a} and {b})");
-            return a with { Shape = [], ElementRankUnknown = true };
+            if (a.Rank != b.Rank) throw c.Unsupported($"{what} of different ranks ({a} and {b})");
+            return a with { Shape = [.. a.Shape.Select((d, i) => d == b.Shape[i] ? d : -1)] };
         }
-        return a with { Shape = [.. a.Shape.Select((d, i) => d == b.Shape[i] ? d : -1)] };
+        return SequenceOpBase.JoinElements(a, b) with { Kind = a.Kind };
     }
+
+    /// <summary>
+    /// A loop-carried value's type: as <see cref="Merge"/>, except that an optional may come back as its content (an
+    /// optional sequence that the body unwraps on the first iteration); the loop's result is then of the content's kind.
+    /// </summary>
+    private static TensorType MergeCarried(OnnxNodeContext c, TensorType inType, TensorType outType, string what) =>
+        inType.Kind is ValueKind.Optional or ValueKind.OptionalSequence && outType.Kind == inType.Element.Kind && inType.DType == outType.DType
+            ? outType
+            : Merge(c, inType, outType, what);
 
     /// <summary>Builds the nodes of a branch straight into the enclosing graph (a constant If condition).</summary>
     private static Node[] Inline(OnnxNodeContext c, string name)
