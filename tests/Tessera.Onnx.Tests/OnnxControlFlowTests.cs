@@ -197,6 +197,24 @@ public class OnnxControlFlowTests
     }
 
     [Fact]
+    public void A_sequence_of_constants_is_not_folded_away_by_fusion()
+    {
+        // Both the importer's folding and InferenceFusion's see a value op whose inputs are all constants.
+        var main = G("main", [Value("x", DT.Float, 2)], [Value("y", DT.Float, 3, 2)],
+            N("SequenceConstruct", "seq", ["a", "b"], ["s"]), N("SequenceInsert", "ins", ["s", "x"], ["s2"]),
+            N("ConcatFromSequence", "cat", ["s2"], ["y"], Int("axis", 0), Int("new_axis", 1)));
+        main.Initializer.Add(OnnxTensors.FromTensor(Tensor.FromArray(new float[] { 1, 2 }, 2), "a"));
+        main.Initializer.Add(OnnxTensors.FromTensor(Tensor.FromArray(new float[] { 3, 4 }, 2), "b"));
+        foreach (bool fuse in new[] { true, false })
+        {
+            using var model = OnnxModel.Load(Model(main, 13), fuse);
+            var y = model.Run(new Dictionary<string, Tensor> { ["x"] = Tensor.FromArray(new float[] { 5, 6 }, 2) })["y"];
+            Assert.Equal([3, 2], y.ShapeArray());
+            Assert.Equal(new float[] { 1, 2, 3, 4, 5, 6 }, y.ToArray<float>());
+        }
+    }
+
+    [Fact]
     public void A_body_with_the_wrong_number_of_inputs_is_reported_by_node()
     {
         var e = Assert.Throws<OnnxFormatException>(() => OnnxModel.Load(Model(LoopGraph(AccumulateBody(inputs: 2)))));
