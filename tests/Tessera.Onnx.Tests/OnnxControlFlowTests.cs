@@ -197,6 +197,31 @@ public class OnnxControlFlowTests
     }
 
     [Fact]
+    public void A_body_reads_an_enclosing_initializer_on_every_compilation()
+    {
+        // The body is compiled again at run time for the input shapes: the enclosing constant must still resolve.
+        var main = LoopGraph(AccumulateBody(x: "w"));
+        main.Initializer.Add(OnnxTensors.FromTensor(Tensor.FromArray(new float[] { 0.5f, -1 }, 2), "w"));
+        using var model = OnnxModel.Load(Model(main));
+        Assert.Equal(new float[] { 2, 0 }, model.Run(LoopFeed(2))["acc"].ToArray<float>());
+    }
+
+    [Fact]
+    public void A_loop_of_no_iterations_returns_a_copy_of_its_initial_value()
+    {
+        // With M = 0 the result is acc0 = exp(x), whose buffer the steps after the Loop reuse.
+        var main = G("main", [Value("M", DT.Int64), Value("x", DT.Float, 2)], [Value("acc", DT.Float, 2), Value("z", DT.Float, 2)],
+            N("Exp", "exp", ["x"], ["acc0"]),
+            N("Loop", "loop", ["M", "", "acc0"], ["acc", "scans"], Body("body", AccumulateBody())),
+            N("Neg", "b", ["x"], ["b"]), N("Tanh", "c", ["b"], ["c"]), N("Tanh", "d", ["c"], ["d"]), N("Tanh", "z", ["d"], ["z"]));
+        using var model = OnnxModel.Load(Model(main), fuse: false);
+        float[] x = [0, 1];
+        var r = model.Run(new Dictionary<string, Tensor> { ["M"] = Tensor.Scalar(0L), ["x"] = Tensor.FromArray(x, 2) });
+        AssertClose([.. x.Select(MathF.Exp)], r["acc"].ToArray<float>());
+        AssertClose([.. x.Select(v => 3 * v + MathF.Exp(v))], model.Run(new Dictionary<string, Tensor> { ["M"] = Tensor.Scalar(3L), ["x"] = Tensor.FromArray(x, 2) })["acc"].ToArray<float>());
+    }
+
+    [Fact]
     public void A_sequence_of_constants_is_not_folded_away_by_fusion()
     {
         // Both the importer's folding and InferenceFusion's see a value op whose inputs are all constants.

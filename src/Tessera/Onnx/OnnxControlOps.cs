@@ -69,9 +69,21 @@ internal sealed class LoopOp(OnnxSubgraph body, bool hasM, bool hasCond, int car
             for (int k = 0; k < scans.Length; k++) scans[k].Add(AsTensor(outs[1 + carried + k], Name, $"scan output {k}"));
         }
         var result = new object[carried + scans.Length];
-        Array.Copy(state, result, carried);
+        for (int j = 0; j < carried; j++) result[j] = Owned(state[j]!, inputs);
         for (int k = 0; k < scans.Length; k++) result[carried + k] = Stack(scans[k], scanTypes[k], $"{body.What}: scan output {k}");
         return new OutputTuple(result);
+    }
+
+    /// <summary>
+    /// A result that may still be one of the op's inputs (no iteration ran) as a copy: an input tensor may live in an
+    /// executor buffer that a later step reuses. Containers are immutable and pass as they are.
+    /// </summary>
+    internal static object Owned(object value, ReadOnlySpan<object?> inputs)
+    {
+        if (value is not Tensor t) return value;
+        foreach (var i in inputs)
+            if (i is Tensor it && ReferenceEquals(it.Storage, t.Storage)) return t.Clone();
+        return t;
     }
 
     /// <summary>Stacks equal-shaped tensors along a new first axis; none gives a (0, ...) tensor of the declared element type.</summary>
@@ -153,7 +165,7 @@ internal sealed class ScanOp(OnnxSubgraph body, int states, int[] inAxes, bool[]
             for (int k = 0; k < scans.Length; k++) scans[k].Add(AsTensor(outs[states + k], Name, $"scan output {k}"));
         }
         var result = new object[states + scans.Length];
-        Array.Copy(state, result, states);
+        for (int i = 0; i < states; i++) result[i] = LoopOp.Owned(state[i], (object?[])inputs);
         for (int k = 0; k < scans.Length; k++)
         {
             if (outReverse[k]) scans[k].Reverse();

@@ -32,6 +32,8 @@ internal sealed class OnnxScope
     public Dictionary<string, Node> Values { get; } = [];
     /// <summary>Enclosing values this (non-inline) scope reads, in first-use order, with their input nodes here.</summary>
     public List<(string Name, Node Inner)> Captures { get; } = [];
+    /// <summary>Enclosing constants this (non-inline) scope reads: shared as constants, not passed in at run time.</summary>
+    public Dictionary<string, Tensor> ConstantCaptures { get; } = [];
 
     /// <summary>The node a name denotes here, capturing it from the enclosing scopes when needed; null when unknown.</summary>
     public Node? Resolve(string name)
@@ -39,7 +41,11 @@ internal sealed class OnnxScope
         if (Values.TryGetValue(name, out var node)) return node;
         if (_parent?.Resolve(name) is not { } outer) return null;
         if (_inline) return outer;
-        if (outer.Kind == NodeKind.Constant) node = Graph.Constant(outer.Value!, name);
+        if (outer.Kind == NodeKind.Constant)
+        {
+            node = Graph.Constant(outer.Value!, name);
+            ConstantCaptures[name] = outer.Value!;
+        }
         else
         {
             node = Graph.Input(outer.Type, name);

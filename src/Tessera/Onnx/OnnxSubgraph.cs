@@ -14,12 +14,12 @@ internal sealed class OnnxSubgraph
 {
     private const int MaxCompiled = 16;
 
-    private sealed class Compiled(Node[] inputs, (string Name, Node Inner)[] captures, Node[] outputs)
+    private sealed class Compiled(Graph graph, Node[] inputs, (string Name, Node Inner)[] captures, Node[] outputs)
     {
         public readonly Node[] Inputs = inputs;
         public readonly (string Name, Node Inner)[] Captures = captures;
         public readonly Node[] Outputs = outputs;
-        public readonly TapeMachine Machine = new(inputs[0].Graph, outputs) { ReuseBuffers = true };
+        public readonly TapeMachine Machine = new(graph, outputs) { ReuseBuffers = true };
     }
 
     private readonly GraphProto _body;
@@ -27,6 +27,8 @@ internal sealed class OnnxSubgraph
     private readonly string? _baseDirectory;
     private readonly string _what;
     private readonly Dictionary<string, Compiled> _compiled = [];
+    /// <summary>Enclosing constants the body reads; a run-time compilation sees them as constants again.</summary>
+    private Dictionary<string, Tensor> _constants = [];
 
     private OnnxSubgraph(GraphProto body, int opset, string? baseDirectory, string what)
     {
@@ -64,6 +66,7 @@ internal sealed class OnnxSubgraph
         var scope = new OnnxScope(c.Scope ?? throw new InvalidOperationException("subgraphs need an import scope"), c.Opset, c.BaseDirectory);
         var compiled = sub.Build(scope, types);
         sub.CaptureNames = [.. compiled.Captures.Select(p => p.Name)];
+        sub._constants = scope.ConstantCaptures;
         sub.CaptureNodes = [.. sub.CaptureNames.Select(n => c.Scope.Resolve(n)!)];
         sub.OutputTypes = [.. compiled.Outputs.Select(o => o.Type)];
         return sub;
@@ -84,9 +87,7 @@ internal sealed class OnnxSubgraph
         catch (OnnxUnsupportedException e) { throw new OnnxUnsupportedException($"{_what}: {e.Message}") { OpType = e.OpType }; }
         var outputs = _body.Output.Select(o => scope.Resolve(o.Name)
             ?? throw new OnnxFormatException($"{_what}: output '{o.Name}' is produced by no node.")).ToArray();
-        // A machine needs one node to find its graph; a body of no inputs still has its graph in scope.
-        var anchor = inputs.Length > 0 ? inputs : [scope.Graph.Constant(0, DType.Int64)];
-        return new Compiled(anchor, [.. scope.Captures], outputs);
+        return new Compiled(scope.Graph, inputs, [.. scope.Captures], outputs);
     }
 
     /// <summary>
@@ -113,11 +114,11 @@ internal sealed class OnnxSubgraph
             if (_compiled.Count >= MaxCompiled) _compiled.Clear();   // shapes that change every iteration: keep memory bounded
             var outer = new OnnxScope(null, _opset, _baseDirectory);
             foreach (var (name, value) in captured) outer.Values[name] = outer.Graph.Input(ValueKinds.TypeOf(value, default), name);
+            foreach (var (name, value) in _constants) outer.Values[name] = outer.Graph.Constant(value, name);
             compiled = Build(new OnnxScope(outer, _opset, _baseDirectory), types);
             _compiled[key.ToString()] = compiled;
         }
-        if (_body.Input.Count > 0)
-            for (int i = 0; i < inputs.Length; i++) Graph.LetValue(compiled.Inputs[i], inputs[i]!);
+        for (int i = 0; i < inputs.Length; i++) Graph.LetValue(compiled.Inputs[i], inputs[i]!);
         foreach (var (name, node) in compiled.Captures) Graph.LetValue(node, captured[name]);
         compiled.Machine.RunAll();
         var result = new object[compiled.Outputs.Length];
