@@ -239,6 +239,29 @@ public class OnnxControlFlowTests
         }
     }
 
+    [Theory]
+    [InlineData("test_sequence_insert_at_back", ValueKind.Sequence)]
+    [InlineData("test_optional_get_element_sequence", ValueKind.OptionalSequence)]
+    [InlineData("test_optional_get_element", ValueKind.Optional)]
+    [InlineData("test_optional_has_element_empty", ValueKind.Optional)]
+    public void Sequence_and_optional_files_round_trip(string testCase, ValueKind kind)
+    {
+        var file = Path.Combine(OnnxConformance.DataRoot, "node", testCase, "test_data_set_0", "input_0.pb");
+        var value = OnnxTensors.ReadValueFile(file, kind, DType.Float32);
+        Assert.Equal(kind, ValueKinds.KindOf(value));
+        var copy = Path.GetTempFileName();
+        try
+        {
+            OnnxTensors.WriteValueFile(value, "v", copy);
+            var back = OnnxTensors.ReadValueFile(copy, kind, DType.Float32);
+            Assert.Null(OnnxConformance.Compare(back, value));
+            Assert.Equal(ValueKinds.TypeOf(value, default).ToString(), ValueKinds.TypeOf(back, default).ToString());
+        }
+        finally { File.Delete(copy); }
+        // An optional holding the other kind is a format error, not a crash.
+        if (value is OptionalValue { HasElement: true }) Assert.Throws<OnnxFormatException>(() => OnnxTensors.ReadValueFile(file, kind == ValueKind.Optional ? ValueKind.OptionalSequence : ValueKind.Optional, DType.Float32));
+    }
+
     [Fact]
     public void A_body_with_the_wrong_number_of_inputs_is_reported_by_node()
     {

@@ -64,6 +64,7 @@ public sealed class OptionalValue
     public DType ElementDType { get; }
     public bool OfSequence { get; }
     public bool HasElement => Element is not null;
+    public override string ToString() => HasElement ? $"optional({Element})" : $"optional<{ElementDType.Name()}>(empty)";
 }
 
 /// <summary>All outputs of one multi-output <see cref="ValueOperation"/>; <see cref="TupleItemOp"/> reads one.</summary>

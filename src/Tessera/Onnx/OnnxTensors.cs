@@ -109,6 +109,31 @@ public static class OnnxTensors
         return new Graphs.TensorSequence(items.Length > 0 ? items[0].DType : elementDType, items);
     }
 
+    /// <summary>Writes a tensor, <see cref="Graphs.TensorSequence"/> or <see cref="Graphs.OptionalValue"/> as a TensorProto, SequenceProto or OptionalProto file.</summary>
+    public static void WriteValueFile(object value, string name, string path)
+    {
+        using var f = File.Create(path);
+        switch (value)
+        {
+            case Tensor t: FromTensor(t, name).WriteTo(f); break;
+            case Graphs.TensorSequence s: ToProto(s, name).WriteTo(f); break;
+            case Graphs.OptionalValue o:
+                var p = new OptionalProto { Name = name, ElemType = (int)OptionalProto.Types.DataType.Undefined };
+                if (o.Element is Tensor ot) { p.ElemType = (int)OptionalProto.Types.DataType.Tensor; p.TensorValue = FromTensor(ot, name); }
+                else if (o.Element is Graphs.TensorSequence os) { p.ElemType = (int)OptionalProto.Types.DataType.Sequence; p.SequenceValue = ToProto(os, name); }
+                p.WriteTo(f);
+                break;
+            default: throw new ArgumentException($"{name}: {value.GetType().Name} is no ONNX value.");
+        }
+    }
+
+    private static SequenceProto ToProto(Graphs.TensorSequence s, string name)
+    {
+        var p = new SequenceProto { Name = name, ElemType = (int)SequenceProto.Types.DataType.Tensor };
+        p.TensorValues.AddRange(s.Select(t => FromTensor(t, "")));
+        return p;
+    }
+
     /// <summary>Writes a tensor as a TensorProto file.</summary>
     public static void WriteFile(Tensor t, string name, string path)
     {
