@@ -52,9 +52,11 @@ public sealed class OnnxModel : IInferenceModel
         Opset = OnnxImporter.DefaultOpset(proto);
         // Importing once up front reports unsupported operators and malformed graphs at load time.
         var first = NewInstance();
-        _inputs = [.. OnnxImporter.RealInputs(proto, _initializers).Select(v => { var (d, s) = OnnxImporter.InputType(v); return new TensorInfo(v.Name, d, s); })];
-        _outputs = [.. proto.Graph.Output.Select((v, i) => new TensorInfo(v.Name, first.Graph.Outputs[i].DType, OutputShape(v, first.Graph.Outputs[i])))];
-        _specializes = _inputs.Any(i => i.Shape.Any(d => d < 0)) && ComputesShapes(first.Graph.Outputs);
+        _inputs = [.. OnnxImporter.RealInputs(proto, _initializers).Select(v => { var t = OnnxImporter.ValueType(v); return new TensorInfo(v.Name, t.DType, t.Shape) { Kind = t.Kind }; })];
+        _outputs = [.. proto.Graph.Output.Select((v, i) => new TensorInfo(v.Name, first.Graph.Outputs[i].DType, OutputShape(v, first.Graph.Outputs[i])) { Kind = first.Graph.Outputs[i].Type.Kind })];
+        // Plans per input shape are for tensor inputs only (a sequence has no one shape).
+        _specializes = _inputs.All(i => i.Kind == ValueKind.Tensor) && _inputs.Any(i => i.Shape.Any(d => d < 0))
+            && ComputesShapes(first.Graph.Outputs);
         _pool.Add(first);
     }
 
@@ -111,22 +113,37 @@ public sealed class OnnxModel : IInferenceModel
 
     public Dictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs)
     {
+        if (_outputs.FirstOrDefault(o => o.Kind != ValueKind.Tensor) is { } seq)
+            throw new InvalidOperationException($"Output {seq} is not a tensor: use RunValues.");
+        return RunValues(inputs.ToDictionary(p => p.Key, p => (object)p.Value)).ToDictionary(p => p.Key, p => (Tensor)p.Value);
+    }
+
+    /// <summary>
+    /// Runs a model whose inputs or outputs may be ONNX sequences or optionals: each value is a <see cref="Tensor"/>,
+    /// a <see cref="TensorSequence"/> or an <see cref="OptionalValue"/>, as <see cref="Inputs"/> and <see cref="Outputs"/>
+    /// (<see cref="TensorInfo.Kind"/>) declare.
+    /// </summary>
+    public Dictionary<string, object> RunValues(IReadOnlyDictionary<string, object> inputs)
+    {
         ObjectDisposedException.ThrowIf(_disposed, this);
         Validate(inputs);
         var (pool, shapes) = PoolFor(inputs);
         if (!pool.TryTake(out var instance)) instance = NewInstance(shapes);
         try
         {
-            for (int i = 0; i < _inputs.Length; i++) Graph.Let(instance.Graph.Inputs[i], inputs[_inputs[i].Name]);
+            for (int i = 0; i < _inputs.Length; i++) Graph.LetValue(instance.Graph.Inputs[i], inputs[_inputs[i].Name]);
             instance.Machine.RunAll();
-            var result = new Dictionary<string, Tensor>();
+            var result = new Dictionary<string, object>();
             for (int i = 0; i < _outputs.Length; i++)
-                result[_outputs[i].Name] = instance.Graph.Outputs[i].Value!.Clone();
+            {
+                var v = instance.Graph.Outputs[i].AnyValue!;
+                result[_outputs[i].Name] = v is Tensor t ? t.Clone() : v;   // containers own their tensors already
+            }
             return result;
         }
         finally
         {
-            foreach (var n in instance.Graph.Inputs) n.Value = null;
+            foreach (var n in instance.Graph.Inputs) { n.Value = null; n.Boxed = null; }
             pool.Add(instance);
         }
     }
@@ -150,13 +167,14 @@ public sealed class OnnxModel : IInferenceModel
     }
 
     /// <summary>The pool of plans for these inputs' shapes (and the shapes, to import one), or the declared-shape pool.</summary>
-    private (ConcurrentBag<Instance> Pool, Dictionary<string, int[]>? Shapes) PoolFor(IReadOnlyDictionary<string, Tensor> inputs)
+    private (ConcurrentBag<Instance> Pool, Dictionary<string, int[]>? Shapes) PoolFor(IReadOnlyDictionary<string, object> inputs)
     {
         if (!_specializes || MaxShapeSpecializations <= 0) return (_pool, null);
-        var key = string.Join(";", _inputs.Select(i => inputs[i.Name].ShapeString));
+        // Validated: with _specializes every input is a tensor.
+        var key = string.Join(";", _inputs.Select(i => ((Tensor)inputs[i.Name]).ShapeString));
         if (_specialized.TryGetValue(key, out var hit)) return hit;
         if (_specialized.Count >= MaxShapeSpecializations) return (_pool, null);
-        var entry = _specialized.GetOrAdd(key, _ => ([], _inputs.ToDictionary(i => i.Name, i => inputs[i.Name].Shape.ToArray())));
+        var entry = _specialized.GetOrAdd(key, _ => ([], _inputs.ToDictionary(i => i.Name, i => ((Tensor)inputs[i.Name]).ShapeArray())));
         return entry;
     }
 
@@ -169,8 +187,9 @@ public sealed class OnnxModel : IInferenceModel
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentOutOfRangeException.ThrowIfLessThan(runs, 1);
-        Validate(inputs);
-        var (pool, shapes) = PoolFor(inputs);
+        var values = inputs.ToDictionary(p => p.Key, p => (object)p.Value);
+        Validate(values);
+        var (pool, shapes) = PoolFor(values);
         if (!pool.TryTake(out var instance)) instance = NewInstance(shapes);
         try
         {
@@ -190,15 +209,20 @@ public sealed class OnnxModel : IInferenceModel
         }
     }
 
-    private void Validate(IReadOnlyDictionary<string, Tensor> inputs)
+    private void Validate(IReadOnlyDictionary<string, object> inputs)
     {
         foreach (var name in inputs.Keys)
             if (!_inputs.Any(i => i.Name == name))
                 throw new ArgumentException($"The model has no input named '{name}'; its inputs are {string.Join(", ", _inputs.Select(i => i.ToString()))}.");
         foreach (var info in _inputs)
         {
-            if (!inputs.TryGetValue(info.Name, out var t))
+            if (!inputs.TryGetValue(info.Name, out var value))
                 throw new ArgumentException($"Input '{info.Name}' ({info.DType.Name()} {ShapeMath.Format(info.Shape)}) is missing.");
+            if (info.Kind != ValueKind.Tensor || value is not Tensor t)
+            {
+                ValueKinds.Check(new TensorType(info.DType, info.Shape) { Kind = info.Kind }, value, $"Input '{info.Name}'");
+                continue;
+            }
             if (t.DType != info.DType)
                 throw new ArgumentException($"Input '{info.Name}' expects dtype {info.DType.Name()}, was given {t.DType.Name()}.");
             bool ok = t.Rank == info.Shape.Length;

@@ -25,6 +25,8 @@ public sealed class OnnxNodeContext
     /// <summary>The importer's partial values of shape vectors (null in subgraphs built without one).</summary>
     internal ShapeValues? ShapeValues { get; init; }
     internal string? BaseDirectory { get; }
+    /// <summary>The graph being imported (names, captures), for builders of ops with subgraphs.</summary>
+    internal OnnxScope? Scope { get; init; }
     public int InputCount => _inputs.Length;
     public int OutputCount => Proto.Output.Count;
     /// <summary>True when output <paramref name="i"/> exists and is consumed by name.</summary>

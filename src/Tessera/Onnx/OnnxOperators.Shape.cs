@@ -12,7 +12,7 @@ public static partial class OnnxOperators
 
     private static void AddShape(Dictionary<string, OnnxOpBuilder> t)
     {
-        t["Identity"] = c => One(ExpandLike(c.Required(0), c.Required(0)));
+        t["Identity"] = c => c.Required(0).Type.IsTensor ? One(ExpandLike(c.Required(0), c.Required(0))) : One(c.Graph.Apply(new ValueIdentityOp(), c.Required(0)));
         t["Dropout"] = c =>
         {
             var x = c.Required(0);
