@@ -27,7 +27,26 @@ internal static class ConvSequenceBenchmark
             for (int l = 0; l < layers.Count; l++) times[v, l] = new double[passes];
         for (int warm = 0; warm < 5; warm++)
             foreach (var v in variants) { Apply(v); RunAll(layers, null); }
+        // CONVSEQ_PAIRED=1: each layer runs once per variant back to back, the caches flushed by a 64 MB sweep before
+        // each call (as the model's other layers would), so a variant's ratio compares calls milliseconds apart.
+        bool paired = Environment.GetEnvironmentVariable("CONVSEQ_PAIRED") == "1";
+        var sweep = paired ? new float[16 << 20] : [];
         for (int p = 0; p < passes; p++)
+        {
+            if (paired)
+            {
+                for (int l = 0; l < layers.Count; l++)
+                    for (int v = 0; v < variants.Length; v++)
+                    {
+                        int vv = (v + p) % variants.Length;   // rotate who goes first
+                        Apply(variants[vv]);
+                        Sweep(sweep);
+                        var t = new double[1];
+                        RunAll(layers.GetRange(l, 1), t);
+                        times[vv, l][p] = t[0];
+                    }
+                continue;
+            }
             for (int v = 0; v < variants.Length; v++)
             {
                 Apply(variants[v]);
@@ -36,6 +55,7 @@ internal static class ConvSequenceBenchmark
                 for (int l = 0; l < layers.Count; l++) times[v, l][p] = t[l];
                 Thread.Sleep(20);
             }
+        }
         Apply("base");
         Console.WriteLine(CpuTime ? "thread CPU time (one thread)" : $"wall time, {Environment.ProcessorCount} threads");
         Console.Write($"{"layer",-26}");
@@ -55,6 +75,12 @@ internal static class ConvSequenceBenchmark
                 Console.Write($" {med[v],14:F3} {flop / med[v] / 1e6,4:F0}");
             }
             for (int v = 1; v < variants.Length; v++) Console.Write($"  {med[v] / med[0]:F3}");
+            if (paired)
+            {
+                Console.Write("   paired median ratios:");
+                for (int v = 1; v < variants.Length; v++)
+                    Console.Write($" {Percentile(times[v, l].Zip(times[0, l], (a, b) => a / b).ToArray(), 0.5):F3}");
+            }
             Console.WriteLine();
         }
         Console.Write($"{"sum",-26}");
@@ -62,6 +88,19 @@ internal static class ConvSequenceBenchmark
         for (int v = 1; v < variants.Length; v++) Console.Write($"  {totals[v] / totals[0]:F3}");
         Console.WriteLine();
         return 0;
+    }
+
+    private static void Sweep(float[] a)
+    {
+        float s = 0;
+        for (int i = 0; i < a.Length; i += 16) { s += a[i]; a[i] = s * 1e-30f; }
+    }
+
+    private static double Percentile(double[] a, double q)
+    {
+        var s = (double[])a.Clone();
+        Array.Sort(s);
+        return s[(int)(q * (s.Length - 1))];
     }
 
     // The 20th percentile: interference on a shared machine only adds time, and the very minimum is one lucky run.
@@ -77,12 +116,14 @@ internal static class ConvSequenceBenchmark
         NchwcConv.WeightChunkBytes = 128 * 1024;
         NchwcConv.Split = NchwcSplit.Auto;
         NchwcConv.PrefetchWeights = true;
+        NchwcConv.L1ChunkBytes = 40 * 1024;
         foreach (var part in variant.Split('+'))
         {
             var kv = part.Split('=');
             switch (kv[0])
             {
                 case "base": break;
+                case "l1chunk": NchwcConv.L1ChunkBytes = long.Parse(kv[1]) * 1024; break;
                 case "noprefetch": NchwcConv.PrefetchWeights = false; break;
                 case "chunk": NchwcConv.WeightChunkBytes = long.Parse(kv[1]) * 1024; break;
                 case "split": NchwcConv.Split = Enum.Parse<NchwcSplit>(kv[1], ignoreCase: true); break;

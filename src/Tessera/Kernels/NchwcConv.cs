@@ -37,6 +37,15 @@ public static unsafe partial class NchwcConv
     public static long WeightChunkBytes { get; set; } =
         long.TryParse(Environment.GetEnvironmentVariable("TESSERA_NCHWC_CHUNK_BYTES"), out long v) && v > 0 ? v : 128 * 1024;
 
+    /// <summary>Jobs of at most this many output pixels take weight chunks of <see cref="L1ChunkBytes"/>.</summary>
+    private const int SmallJobPixels = 64;
+
+    /// <summary>
+    /// Weight chunk for small jobs (default 40 KiB: one 3×3 block of 4 filter blocks, ten of a 1×1); 0 gives them
+    /// <see cref="WeightChunkBytes"/> like the others (for measurement).
+    /// </summary>
+    public static long L1ChunkBytes { get; set; } = 40 * 1024;
+
     /// <summary>Whether each pass prefetches the next chunk of weights into L2 (on by default; off for measurement).</summary>
     public static bool PrefetchWeights { get; set; } = true;
 
@@ -113,7 +122,10 @@ public static unsafe partial class NchwcConv
         int f = Math.Min(TileFilters, w.KBlocks - kg * TileFilters);
         long wPerBlock = (long)g.R * g.S * w.InBlock * f * Block;
         int blocks = w.CBlocks;
-        int chunk = (int)Math.Clamp(WeightChunkBytes / (wPerBlock * sizeof(float)), 1, blocks);
+        // A job of few output pixels (a 7×7 map) keeps its accumulators' 12 KiB in L1 beside an L1-sized chunk, which
+        // all its tiles then read from L1 instead of each re-streaming an L2-sized chunk from L2.
+        long chunkBytes = (long)(oh1 - oh0) * (ow1 - ow0) <= SmallJobPixels && L1ChunkBytes > 0 ? Math.Min(WeightChunkBytes, L1ChunkBytes) : WeightChunkBytes;
+        int chunk = (int)Math.Clamp(chunkBytes / (wPerBlock * sizeof(float)), 1, blocks);
         bool blocked = w.BlockedInput;
         long ps = blocked ? Block : 1;
         long plane = (long)g.H * g.W;
