@@ -1,6 +1,7 @@
 // Native Tessera vs ONNX Runtime on the same ONNX files, same inputs, same process, alternating.
 //   dotnet run -c Release --project bench/Tessera.OnnxBench -- MODEL.onnx [--batches 1,32] [--threads 2] [--reps N] [--json]
 //   ... MODEL.onnx --profile [--batches 1] [--reps N]   per-op time of the native executor (see Profile.cs)
+//   ... MODEL.onnx --layers [--batches 1] [--threads 2] [--reps N]   per-convolution time, native beside ORT's profiler (NodeCompare.cs)
 //   ... --unfused   also times the native engine without inference fusion (OnnxModel.Load(path, fuse: false)),
 //                   alternating with the other two, to measure what fusion buys under the same load
 //   ... --im2col    also times the native engine fused but without the channel-blocked layout
@@ -18,6 +19,7 @@ var path = args[0];
 int[] batches = [1, 32];
 int threads = 2, reps = 0;
 const double WarmupSeconds = 3;   // least wall time spent warming up both engines before timing
+bool layers = false;
 bool json = false, profile = false, withUnfused = false, withIm2col = false;
 for (int i = 1; i < args.Length; i++)
 {
@@ -28,11 +30,17 @@ for (int i = 1; i < args.Length; i++)
         case "--reps": reps = int.Parse(args[++i]); break;
         case "--json": json = true; break;
         case "--profile": profile = true; break;
+        case "--layers": layers = true; break;
         case "--unfused": withUnfused = true; break;
         case "--im2col": withIm2col = true; break;
     }
 }
 GemmKernel.MaxThreads = threads;
+if (layers)
+{
+    foreach (int batch in batches) NodeCompare.Run(path, batch, threads, reps > 0 ? reps : 50);
+    return 0;
+}
 if (profile)
 {
     foreach (int batch in batches) OpProfile.Run(path, batch, reps > 0 ? reps : batch == 1 ? 20 : 3);

@@ -145,6 +145,34 @@ public sealed class OnnxModel : IInferenceModel
         }
     }
 
+    /// <summary>
+    /// As <see cref="Profile"/>, per executed step in tape order: (op name, output shape, seconds summed over the runs),
+    /// to set a model's layers one by one beside another engine's per-node profile.
+    /// </summary>
+    public List<(string Op, int[] Shape, double Seconds)> ProfileSteps(IReadOnlyDictionary<string, Tensor> inputs, int runs)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentOutOfRangeException.ThrowIfLessThan(runs, 1);
+        Validate(inputs);
+        if (!_pool.TryTake(out var instance)) instance = NewInstance();
+        try
+        {
+            for (int i = 0; i < _inputs.Length; i++) Graph.Let(instance.Graph.Inputs[i], inputs[_inputs[i].Name]);
+            instance.Machine.RunAll();
+            instance.Machine.ResetProfile();
+            instance.Machine.Profiling = true;
+            for (int r = 0; r < runs; r++) instance.Machine.RunAll();
+            return [.. instance.Machine.NodeProfile.Select(s => (s.Node.Operation?.Name ?? s.Node.Name, s.Node.Shape, s.Seconds))];
+        }
+        finally
+        {
+            instance.Machine.Profiling = false;
+            instance.Machine.ResetProfile();
+            foreach (var n in instance.Graph.Inputs) n.Value = null;
+            _pool.Add(instance);
+        }
+    }
+
     private void Validate(IReadOnlyDictionary<string, Tensor> inputs)
     {
         foreach (var name in inputs.Keys)
