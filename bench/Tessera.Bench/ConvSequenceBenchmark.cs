@@ -139,7 +139,8 @@ internal static class ConvSequenceBenchmark
             long t0 = Stopwatch.GetTimestamp();
             long c0 = ThreadCpuNs();
             fixed (float* x = l.X, y = l.Y)
-                NchwcConv.Forward(l.G, l.W, x, null, ConvEpilogue.Relu, y);
+                if (l.Name.StartsWith("maxpool")) NchwcPool.MaxForward(l.G, x, y);
+                else NchwcConv.Forward(l.G, l.W, x, null, ConvEpilogue.Relu, y);
             // One thread (DOTNET_PROCESSOR_COUNT=1): the calling thread's CPU time is the kernel's, which a loaded
             // machine's preemptions do not inflate.
             if (t != null) t[i] = CpuTime ? (ThreadCpuNs() - c0) / 1e6 : Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
@@ -173,9 +174,12 @@ internal static class ConvSequenceBenchmark
             var x = new float[blocked ? (long)g.N * NchwcConv.Blocks(g.C) * g.H * g.W * 16 : (long)g.N * g.C * g.H * g.W];
             for (long i = 0; i < x.Length; i++) x[i] = (float)rng.NextDouble();
             var y = new float[(long)g.N * NchwcConv.Blocks(g.K) * g.OutH * g.OutW * 16];
+            // The pool reads what the stem wrote (in the model it finds it in cache).
+            if (name.StartsWith("maxpool")) x = list[^1].Y;
             list.Add(new Layer(name, g, new NchwcWeights(g.K, g.C, g.R, g.S, w, b, blocked), x, y));
         }
         Add("conv1 7x7/2 3-64 112", new Conv2dGeometry(n, 3, 224, 224, 64, 7, 7, 2, 2, 3, 3, 3, 3));
+        Add("maxpool 3x3/2 64 56", new Conv2dGeometry(n, 64, 112, 112, 64, 3, 3, 2, 2, 1, 1, 1, 1));
         for (int i = 0; i < 4; i++) Add($"l1.{i} 3x3 64 56", new Conv2dGeometry(n, 64, 56, 56, 64, 3, 3, 1, 1, 1, 1, 1, 1));
         int c = 64, hw = 56;
         foreach (var stage in new[] { 2, 3, 4 })
