@@ -50,7 +50,8 @@ public static unsafe partial class NchwcConv
     public static bool PrefetchWeights { get; set; } = true;
 
     /// <summary>How <see cref="Forward"/> splits a convolution into jobs (for measurement; Auto in production).</summary>
-    public static NchwcSplit Split { get; set; } = NchwcSplit.Auto;
+    public static NchwcSplit Split { get; set; } =
+        Environment.GetEnvironmentVariable("TESSERA_NCHWC_SPLIT") == "filters" ? NchwcSplit.Filters : NchwcSplit.Auto;
 
     /// <summary>
     /// Whether the blocked kernels pay on this machine: AVX-512 (one block per zmm), or AVX2 + FMA (convolution tiles
@@ -91,10 +92,11 @@ public static unsafe partial class NchwcConv
         int threads = Environment.ProcessorCount;
         // Row blocks: enough jobs for the threads to balance, few enough that each streams its weights once.
         long work = (long)geo.N * groups * geo.OutH;
-        int rowsPerJob = Split == NchwcSplit.Filters ? geo.OutH : (int)Math.Clamp(work / (4L * threads), 1, geo.OutH);
+        bool byFilters = Split == NchwcSplit.Filters && (long)geo.N * groups >= 2L * threads;
+        int rowsPerJob = byFilters ? geo.OutH : (int)Math.Clamp(work / (4L * threads), 1, geo.OutH);
         int rowBlocks = (geo.OutH + rowsPerJob - 1) / rowsPerJob;
         // Column blocks only when rows alone leave too few jobs (a flattened plane is a single row).
-        int colBlocks = Split == NchwcSplit.Filters ? 1 : (int)Math.Clamp(4L * threads / ((long)geo.N * groups * rowBlocks), 1, (geo.OutW + 4 * TilePixels - 1) / (4 * TilePixels));
+        int colBlocks = byFilters ? 1 : (int)Math.Clamp(4L * threads / ((long)geo.N * groups * rowBlocks), 1, (geo.OutW + 4 * TilePixels - 1) / (4 * TilePixels));
         int colsPerJob = (geo.OutW + colBlocks - 1) / colBlocks;
         colsPerJob = (colsPerJob + TilePixels - 1) / TilePixels * TilePixels;
         colBlocks = (geo.OutW + colsPerJob - 1) / colsPerJob;
@@ -375,7 +377,7 @@ public enum NchwcSplit
 {
     /// <summary>The kernel's own choice.</summary>
     Auto,
-    /// <summary>Only over images and groups of 4 filter blocks: each weight is read by one job.</summary>
+    /// <summary>Only over images and groups of 4 filter blocks (each weight read by one job) where that gives every thread two jobs.</summary>
     Filters,
 }
 
