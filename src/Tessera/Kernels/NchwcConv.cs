@@ -32,6 +32,7 @@ public static unsafe partial class NchwcConv
     /// <summary>
     /// Bytes of packed weights one pass over the channel blocks may touch (default 128 KiB, an eighth of an
     /// L2): the accumulators go back to the output between passes, the chunk stays in L2 for all the rows of a pass.
+    /// Jobs of few output pixels use <see cref="L1ChunkBytes"/> instead.
     /// Settable for tuning (TESSERA_NCHWC_CHUNK_BYTES in the environment at start-up).
     /// </summary>
     public static long WeightChunkBytes { get; set; } =
@@ -266,9 +267,10 @@ public static unsafe partial class NchwcConv
         // This tile's share of the next pass's weights, fetched a few lines per kernel tap inside the tile.
         a.PrefetchTileEnd = a.Prefetch + a.PrefetchPerTile;
         if (a.PrefetchTileEnd > a.PrefetchEnd) a.PrefetchTileEnd = a.PrefetchEnd;
-        long steps = (long)a.Blocks * a.Rows * a.Cols;
+        bool plainRun = a.InBlock == 1 && a.Cols > 1;
+        long steps = (long)a.Blocks * a.Rows * (plainRun ? 1 : a.Cols);   // the tile's (block, row, column) iterations
         a.PrefetchLines = Sse.IsSupported && a.Prefetch < a.PrefetchTileEnd ? (int)(((a.PrefetchTileEnd - a.Prefetch) / 16 + steps - 1) / steps) : 0;
-        if (a.InBlock == 1 && a.Cols > 1)
+        if (plainRun)
         {
             // Plain input (one channel per block): the kernel columns are consecutive in the packed weights
             // exactly like the channels of a block, so walk them as the innermost loop (7 iterations for an
