@@ -11,6 +11,7 @@ return args.FirstOrDefault() switch
     "profile" => TrainingProfile.Run(args),
     "conv" => ConvLayerBenchmark.Run(args),
     "convinfer" => InferenceConvBenchmark.Run(args),
+    "convseq" => ConvSequenceBenchmark.Run(args),
     "overlap" => OverlapBenchmark.Run(args),
     _ => Usage(),
 };

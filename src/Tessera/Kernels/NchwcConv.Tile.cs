@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Tessera.Kernels;
 
@@ -39,6 +40,11 @@ public static unsafe partial class NchwcConv
         public float* Residual;    // residual at the output pixel 0 of the first filter block (NCHWc) or null
         public int Activation;     // 0 none, 1 relu, 2 clip
         public float ClipMin, ClipMax;
+        public float* Prefetch, PrefetchEnd;   // weights of the next pass still to prefetch
+        public long PrefetchPerTile;           // floats of them to prefetch per tile
+        public float* PrefetchTileEnd;         // this tile prefetches Prefetch..PrefetchTileEnd-1,
+        public int PrefetchLines;              // this many cache lines per kernel tap
+        public int Tiles;                      // tiles run so far in this pass
     }
 
     /// <summary>
@@ -67,6 +73,8 @@ public static unsafe partial class NchwcConv
 
         long px = a.PixelStep, cs = a.ChannelStep;
         int inBlock = a.InBlock;
+        float* pf = a.Prefetch, pfEnd = a.PrefetchTileEnd;
+        int pfLines = a.PrefetchLines;
         for (int b = 0; b < a.Blocks; b++)
         {
             float* xb = a.X + b * a.BlockStep;
@@ -79,6 +87,7 @@ public static unsafe partial class NchwcConv
                 {
                     float* x = xr + s * a.ColStep;
                     float* w = wr + s * a.WColStep;
+                    for (int k = 0; k < pfLines && pf < pfEnd; k++, pf += 16) Sse.Prefetch1(pf);
                     for (int c = 0; c < inBlock; c++, x += cs, w += F * 16)
                     {
                         var w0 = Vector512.Load(w);

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Tessera.Kernels;
 
@@ -31,10 +32,27 @@ public static unsafe partial class NchwcConv
     /// <summary>
     /// Bytes of packed weights one pass over the channel blocks may touch (default 128 KiB, an eighth of an
     /// L2): the accumulators go back to the output between passes, the chunk stays in L2 for all the rows of a pass.
+    /// Jobs of few output pixels use <see cref="L1ChunkBytes"/> instead.
     /// Settable for tuning (TESSERA_NCHWC_CHUNK_BYTES in the environment at start-up).
     /// </summary>
     public static long WeightChunkBytes { get; set; } =
         long.TryParse(Environment.GetEnvironmentVariable("TESSERA_NCHWC_CHUNK_BYTES"), out long v) && v > 0 ? v : 128 * 1024;
+
+    /// <summary>Jobs of at most this many output pixels take weight chunks of <see cref="L1ChunkBytes"/>.</summary>
+    private const int SmallJobPixels = 64;
+
+    /// <summary>
+    /// Weight chunk for small jobs (default 40 KiB: one 3×3 block of 4 filter blocks, ten of a 1×1); 0 gives them
+    /// <see cref="WeightChunkBytes"/> like the others (for measurement).
+    /// </summary>
+    public static long L1ChunkBytes { get; set; } = 40 * 1024;
+
+    /// <summary>Whether each pass prefetches the next chunk of weights into L2 (on by default; off for measurement).</summary>
+    public static bool PrefetchWeights { get; set; } = true;
+
+    /// <summary>How <see cref="Forward"/> splits a convolution into jobs (for measurement; Auto in production).</summary>
+    public static NchwcSplit Split { get; set; } =
+        Environment.GetEnvironmentVariable("TESSERA_NCHWC_SPLIT") == "filters" ? NchwcSplit.Filters : NchwcSplit.Auto;
 
     /// <summary>
     /// Whether the blocked kernels pay on this machine: AVX-512 (one block per zmm), or AVX2 + FMA (convolution tiles
@@ -75,10 +93,11 @@ public static unsafe partial class NchwcConv
         int threads = Environment.ProcessorCount;
         // Row blocks: enough jobs for the threads to balance, few enough that each streams its weights once.
         long work = (long)geo.N * groups * geo.OutH;
-        int rowsPerJob = (int)Math.Clamp(work / (4L * threads), 1, geo.OutH);
+        bool byFilters = Split == NchwcSplit.Filters && (long)geo.N * groups >= 2L * threads;
+        int rowsPerJob = byFilters ? geo.OutH : (int)Math.Clamp(work / (4L * threads), 1, geo.OutH);
         int rowBlocks = (geo.OutH + rowsPerJob - 1) / rowsPerJob;
         // Column blocks only when rows alone leave too few jobs (a flattened plane is a single row).
-        int colBlocks = (int)Math.Clamp(4L * threads / ((long)geo.N * groups * rowBlocks), 1, (geo.OutW + 4 * TilePixels - 1) / (4 * TilePixels));
+        int colBlocks = byFilters ? 1 : (int)Math.Clamp(4L * threads / ((long)geo.N * groups * rowBlocks), 1, (geo.OutW + 4 * TilePixels - 1) / (4 * TilePixels));
         int colsPerJob = (geo.OutW + colBlocks - 1) / colBlocks;
         colsPerJob = (colsPerJob + TilePixels - 1) / TilePixels * TilePixels;
         colBlocks = (geo.OutW + colsPerJob - 1) / colsPerJob;
@@ -106,7 +125,10 @@ public static unsafe partial class NchwcConv
         int f = Math.Min(TileFilters, w.KBlocks - kg * TileFilters);
         long wPerBlock = (long)g.R * g.S * w.InBlock * f * Block;
         int blocks = w.CBlocks;
-        int chunk = (int)Math.Clamp(WeightChunkBytes / (wPerBlock * sizeof(float)), 1, blocks);
+        // A job of few output pixels (a 7×7 map) keeps its accumulators' 12 KiB in L1 beside an L1-sized chunk, which
+        // all its tiles then read from L1 instead of each re-streaming an L2-sized chunk from L2.
+        long chunkBytes = (long)(oh1 - oh0) * (ow1 - ow0) <= SmallJobPixels && L1ChunkBytes > 0 ? Math.Min(WeightChunkBytes, L1ChunkBytes) : WeightChunkBytes;
+        int chunk = (int)Math.Clamp(chunkBytes / (wPerBlock * sizeof(float)), 1, blocks);
         bool blocked = w.BlockedInput;
         long ps = blocked ? Block : 1;
         long plane = (long)g.H * g.W;
@@ -136,13 +158,23 @@ public static unsafe partial class NchwcConv
             float* yk = y + n * yImage + kg * TileFilters * outPlane;
             float* rk = residual == null ? null : residual + n * residualImage + kg * TileFilters * outPlane;
             float* wg = wd + (long)kg * TileFilters * Block * blocks * g.R * g.S * w.InBlock;
+            int tiles = 2 * (oh1 - oh0);   // a guess for the first pass; later passes know the count
             for (int b0 = 0; b0 < blocks; b0 += chunk)
             {
                 int b1 = Math.Min(blocks, b0 + chunk);
                 a.First = b0 == 0;
                 a.Last = b1 == blocks;
                 a.Blocks = b1 - b0;
+                // The next chunk's weights come from memory (a layer's weights are read once per inference, megabytes
+                // of them in the deep layers): fetch them into L2 a slice per tile while this pass computes, instead of
+                // the next pass's first tile stalling on all of them at once.
+                long nextFloats = PrefetchWeights ? (Math.Min(blocks, b1 + chunk) - b1) * wPerBlock : 0;
+                a.Prefetch = wg + b1 * wPerBlock;
+                a.PrefetchEnd = a.Prefetch + nextFloats;
+                a.PrefetchPerTile = (nextFloats + tiles - 1) / tiles;
+                a.Tiles = 0;
                 Rows(g, ref a, f, xn + b0 * a.BlockStep, wg + b0 * wPerBlock, yk, rk, oh0, oh1, ow0, ow1);
+                tiles = Math.Max(1, a.Tiles);
             }
         }
     }
@@ -231,7 +263,14 @@ public static unsafe partial class NchwcConv
         long at = ((long)oh * g.OutW + ow) * Block;
         a.Y = y + at;
         a.Residual = residual == null ? null : residual + at;
-        if (a.InBlock == 1 && a.Cols > 1)
+        a.Tiles++;
+        // This tile's share of the next pass's weights, fetched a few lines per kernel tap inside the tile.
+        a.PrefetchTileEnd = a.Prefetch + a.PrefetchPerTile;
+        if (a.PrefetchTileEnd > a.PrefetchEnd) a.PrefetchTileEnd = a.PrefetchEnd;
+        bool plainRun = a.InBlock == 1 && a.Cols > 1;
+        long steps = (long)a.Blocks * a.Rows * (plainRun ? 1 : a.Cols);   // the tile's (block, row, column) iterations
+        a.PrefetchLines = Sse.IsSupported && a.Prefetch < a.PrefetchTileEnd ? (int)(((a.PrefetchTileEnd - a.Prefetch) / 16 + steps - 1) / steps) : 0;
+        if (plainRun)
         {
             // Plain input (one channel per block): the kernel columns are consecutive in the packed weights
             // exactly like the channels of a block, so walk them as the innermost loop (7 iterations for an
@@ -241,9 +280,9 @@ public static unsafe partial class NchwcConv
             run.ChannelStep = a.ColStep;
             run.Cols = 1;
             RunTile(f, count, run);
-            return;
         }
-        RunTile(f, count, a);
+        else RunTile(f, count, a);
+        if (a.PrefetchTileEnd > a.Prefetch) a.Prefetch = a.PrefetchTileEnd;
     }
 
     /// <summary>Kernel taps lo..hi-1 (of taps, dilation apart, starting at input coordinate start) that fall inside 0..size-1.</summary>
@@ -333,6 +372,15 @@ public static unsafe partial class NchwcConv
             if (rb != null) ArrayPool<float>.Shared.Return(rb);
         }
     }
+}
+
+/// <summary>How a blocked convolution is cut into jobs for the threads.</summary>
+public enum NchwcSplit
+{
+    /// <summary>The kernel's own choice.</summary>
+    Auto,
+    /// <summary>Only over images and groups of 4 filter blocks (each weight read by one job) where that gives every thread two jobs.</summary>
+    Filters,
 }
 
 /// <summary>

@@ -183,7 +183,11 @@ public sealed class OnnxModel : IInferenceModel
     /// its buffers) and returns the wall time per op name summed over those runs: the executor's own plan, buffers and
     /// threads, so the figures are what <see cref="Run"/> spends.
     /// </summary>
-    public Dictionary<string, (double Seconds, long Calls)> Profile(IReadOnlyDictionary<string, Tensor> inputs, int runs)
+    public Dictionary<string, (double Seconds, long Calls)> Profile(IReadOnlyDictionary<string, Tensor> inputs, int runs) =>
+        Profiled(inputs, runs, m => new Dictionary<string, (double, long)>(m.Profile));
+
+    /// <summary>One warm-up run on a pooled instance, then <paramref name="runs"/> profiled runs; <paramref name="read"/> takes the figures.</summary>
+    private T Profiled<T>(IReadOnlyDictionary<string, Tensor> inputs, int runs, Func<TapeMachine, T> read)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentOutOfRangeException.ThrowIfLessThan(runs, 1);
@@ -195,19 +199,26 @@ public sealed class OnnxModel : IInferenceModel
         {
             for (int i = 0; i < _inputs.Length; i++) Graph.Let(instance.Graph.Inputs[i], inputs[_inputs[i].Name]);
             instance.Machine.RunAll();
-            instance.Machine.Profile.Clear();
+            instance.Machine.ResetProfile();
             instance.Machine.Profiling = true;
             for (int r = 0; r < runs; r++) instance.Machine.RunAll();
-            return new Dictionary<string, (double, long)>(instance.Machine.Profile);
+            return read(instance.Machine);
         }
         finally
         {
             instance.Machine.Profiling = false;
-            instance.Machine.Profile.Clear();
+            instance.Machine.ResetProfile();
             foreach (var n in instance.Graph.Inputs) n.Value = null;
             pool.Add(instance);
         }
     }
+
+    /// <summary>
+    /// As <see cref="Profile"/>, per executed step in tape order: (op name, output shape, seconds summed over the runs),
+    /// to set a model's layers one by one beside another engine's per-node profile.
+    /// </summary>
+    public List<(string Op, int[] Shape, double Seconds)> ProfileSteps(IReadOnlyDictionary<string, Tensor> inputs, int runs) =>
+        Profiled(inputs, runs, m => m.NodeProfile.Select(s => (s.Node.Operation?.Name ?? s.Node.Name, s.Node.Shape, s.Seconds)).ToList());
 
     private void Validate(IReadOnlyDictionary<string, object> inputs)
     {

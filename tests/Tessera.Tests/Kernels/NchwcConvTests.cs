@@ -26,6 +26,11 @@ public class NchwcConvTests
         ["1x1 flat plane"] = new(N: 1, C: 40, H: 9, W: 11, K: 24, R: 1, S: 1),
         ["1x1 flat plane, two images"] = new(N: 2, C: 3, H: 13, W: 13, K: 80, R: 1, S: 1),
         // Few rows and one filter group: the rows are also split into column jobs (edges inside their range).
+        // ≤ 64 output pixels per job: one input block per pass (L1-sized chunks), each pass prefetching the next;
+        // a partial filter group (3 blocks), stride 2 and an odd map.
+        ["3x3 stride2 5x5 map, 70->40, one block per pass"] = new(N: 2, C: 70, H: 9, W: 10, K: 40, R: 3, S: 3, StrideH: 2, StrideW: 2, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1),
+        // Four filter groups (the last partial) on one image: NchwcSplit.Filters splits it into whole-plane jobs.
+        ["3x3 11x13 map 24->200 (four filter groups)"] = new(N: 1, C: 24, H: 11, W: 13, K: 200, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1),
         ["3x3 three long rows"] = new(N: 1, C: 16, H: 3, W: 61, K: 16, R: 3, S: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1),
     };
 
@@ -106,6 +111,20 @@ public class NchwcConvTests
             MatchesTheScalarReference(name, epilogue);
         }
         finally { NchwcConv.UseAvx2Tiles = saved; }
+    }
+
+    /// <summary>The jobs split over filter groups only (whole planes per job, where each thread gets two), on the same cases.</summary>
+    [Theory]
+    [MemberData(nameof(CasesAndEpilogues))]
+    public void SplitOverFiltersMatchesTheScalarReference(string name, string epilogue)
+    {
+        var saved = NchwcConv.Split;
+        try
+        {
+            NchwcConv.Split = NchwcSplit.Filters;
+            MatchesTheScalarReference(name, epilogue);
+        }
+        finally { NchwcConv.Split = saved; }
     }
 
     [Fact]
