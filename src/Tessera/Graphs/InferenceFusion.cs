@@ -101,6 +101,18 @@ public static class InferenceFusion
         if (Fold(g, op, ins) is { } constant) return constant;
         switch (op)
         {
+            case ReshapeToOp or ReshapeOp or FlattenOp or BoundOp { IsView: true, Name: "Reshape" } when ins[0].Operation is PermuteOp:
+                // A reshape of a transposed view (attention's heads merged back: [S, B·H, D] → [S·B, H·D]) cannot
+                // be a view, and the copy Tensor.Reshape makes is a fresh allocation every run (large-object heap,
+                // a GC every few runs). Copying into a planned buffer first leaves the reshape a view of it.
+                ins[0] = g.Apply(new IdentityOp(), ins[0]);
+                break;
+            case MatMulOp when ins[1].Rank == 2 && ins[0].Operation is PermuteOp:
+                // x·W with x a transposed view ([S, B, D] of a batch-first input): unless the view happens to be
+                // contiguous (B = 1), MatMulKernel would run one small GEMM per leading index, re-packing W each
+                // time. One copy into a planned buffer lets the batch fold into a single tall GEMM.
+                ins[0] = g.Apply(new IdentityOp(), ins[0]);
+                break;
             case ReluOp when Open(ins[0], singleUse) is { } conv:
                 return Build(g, conv, ConvEpilogue.Relu);
             case ClipOp clip when Open(ins[0], singleUse) is { } conv:
