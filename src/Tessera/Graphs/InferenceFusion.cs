@@ -12,7 +12,11 @@ namespace Tessera.Graphs;
 /// imported as a multiply-add): folded into the weights and bias.</item>
 /// <item>Conv2d + r, r a tensor of the convolution's shape (a residual branch): <see cref="FusedConv2dOp"/> adds r.</item>
 /// <item>Relu or Clip(min, max) of a convolution (fused or not): the fused op applies it.</item>
-/// <item>MatMul by a matrix, + a per-column constant (ONNX Gemm's bias), then Relu or Clip: <see cref="FusedLinearOp"/>.</item>
+/// <item>MatMul by a matrix, + a per-column constant (ONNX Gemm's bias), then Relu or Clip: <see cref="FusedLinearOp"/>
+/// (a constant weight is packed once for the GEMM).</item>
+/// <item>PyTorch's exported GELU, (x · (erf(x / √2) + 1)) · ½ with exactly those constants: <see cref="FusedGeluOp"/>.</item>
+/// <item>A reshape of a transposed view, or a product x · W of one: the view is first copied into a planned buffer
+/// (<see cref="IdentityOp"/>), instead of a fresh allocation per run or one GEMM per leading index.</item>
 /// </list>
 /// Activations and residuals are applied with the same primitives in the same order as the separate ops, so those
 /// fusions are exact; weight folding rounds differently (within float rounding of the unfused graph).
@@ -139,6 +143,8 @@ public static class InferenceFusion
                         return BuildLinear(g, linear with { Bias = columnBias }, ConvEpilogue.None);
                 }
                 break;
+            case MulOp when GeluInput(ins, singleUse) is { } geluInput:
+                return g.Apply(new FusedGeluOp(), geluInput);
             case MulOp:
                 for (int i = 0; i < 2; i++)
                 {
@@ -213,6 +219,38 @@ public static class InferenceFusion
         return v;
     }
 
+    /// <summary>
+    /// x when (x · (erf(x / c) + 1)) · ½ with c = √2 in float32 — PyTorch's exported GELU, <paramref name="ins"/> the
+    /// operands of the last Mul — and the intermediate values have no other use; else null. Any other constant (a
+    /// Div by 2, an Add of 0.5) leaves the ops alone: <see cref="FusedGeluOp"/> computes exactly this function.
+    /// </summary>
+    private static Node? GeluInput(Node[] ins, HashSet<Node> singleUse)
+    {
+        for (int i = 0; i < 2; i++)
+        {
+            var m = ins[i];
+            if (!IsScalar(ins[1 - i], 0.5) || m.Operation is not MulOp || !singleUse.Contains(m) || m.DType != DType.Float32) continue;
+            for (int j = 0; j < 2; j++)
+            {
+                Node x = m.Inputs[j], add = m.Inputs[1 - j];
+                if (add.Operation is not AddOp || !singleUse.Contains(add)) continue;
+                for (int l = 0; l < 2; l++)
+                {
+                    var erf = add.Inputs[l];
+                    if (!IsScalar(add.Inputs[1 - l], 1) || erf.Operation is not ErfOp || !singleUse.Contains(erf)) continue;
+                    var div = erf.Inputs[0];
+                    if (div.Operation is DivOp && singleUse.Contains(div) && div.Inputs[0] == x && x.Rank >= 1 && IsScalar(div.Inputs[1], FusedGeluOp.Sqrt2))
+                        return x;
+                }
+            }
+        }
+        return null;
+    }
+
+    /// <summary>A float32 constant holding one value equal to <paramref name="value"/>, of no higher rank than 1-sized broadcasting allows.</summary>
+    private static bool IsScalar(Node c, double value) =>
+        c.Kind == NodeKind.Constant && c.DType == DType.Float32 && c.Value!.Length == 1 && c.Rank <= 1 && c.Value.GetDouble(0) == value;
+
     /// <summary>A matrix product still open to fusion (no activation yet): x · w [+ bias], w a matrix.</summary>
     private sealed record OpenLinearProduct(Node X, Node W, Node? Bias);
 
@@ -247,7 +285,7 @@ public static class InferenceFusion
     }
 
     private static Node BuildLinear(Graph g, OpenLinearProduct p, ConvEpilogue activation) =>
-        g.Apply(new FusedLinearOp(p.Bias is not null, activation), p.Bias is null ? [p.X, p.W] : [p.X, p.W, p.Bias]);
+        g.Apply(new FusedLinearOp(p.Bias is not null, activation, constantWeight: p.W.Kind == NodeKind.Constant), p.Bias is null ? [p.X, p.W] : [p.X, p.W, p.Bias]);
 
     private static Node Build(Graph g, OpenConv c, ConvEpilogue epilogue)
     {
