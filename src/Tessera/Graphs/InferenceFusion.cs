@@ -38,6 +38,7 @@ public static class InferenceFusion
         var g = new Graph();
         var mapped = new Dictionary<Node, Node>();
         var singleUse = new HashSet<Node>();
+        var doubleUse = new HashSet<Node>();
         foreach (var node in source.Nodes)
         {
             if (!needed[node.Id]) continue;
@@ -45,10 +46,11 @@ public static class InferenceFusion
             {
                 NodeKind.Constant => g.Constant(node.Value!, node.Name),
                 NodeKind.Input => g.Input(node.DType, node.Shape, node.Name),
-                _ => Rewrite(g, node.Operation!, [.. node.Inputs.Select(i => mapped[i])], singleUse),
+                _ => Rewrite(g, node.Operation!, [.. node.Inputs.Select(i => mapped[i])], singleUse, doubleUse),
             };
             mapped[node] = result;
             if (uses[node.Id] == 1) singleUse.Add(result);
+            if (uses[node.Id] == 2) doubleUse.Add(result);   // e.g. x of x·Φ(x): read by the Div and the Mul only
         }
         map = mapped;
         return g;
@@ -100,7 +102,7 @@ public static class InferenceFusion
     /// <summary>Constant subexpressions above this many elements stay ops, so folding cannot blow up memory.</summary>
     private const long FoldLimit = 1L << 24;
 
-    private static Node Rewrite(Graph g, Operation op, Node[] ins, HashSet<Node> singleUse)
+    private static Node Rewrite(Graph g, Operation op, Node[] ins, HashSet<Node> singleUse, HashSet<Node> doubleUse)
     {
         if (Fold(g, op, ins) is { } constant) return constant;
         switch (op)
@@ -144,6 +146,11 @@ public static class InferenceFusion
                 }
                 break;
             case MulOp when GeluInput(ins, singleUse) is { } geluInput:
+                // GELU of a linear layer (a transformer's feed-forward): in the product's epilogue when the GELU
+                // pattern is the product's only reader and the rows keep erf's vector lanes (n a multiple of 8).
+                if (geluInput.Operation is FusedLinearOp { Gelu: false } lin && lin.Activation.Activation == ConvActivation.None
+                    && doubleUse.Contains(geluInput) && geluInput.DType == DType.Float32 && geluInput.Shape[^1] > 0 && geluInput.Shape[^1] % 8 == 0)
+                    return g.Apply(new FusedLinearOp(lin.HasBias, lin.Activation, lin.ConstantWeight, gelu: true), [.. geluInput.Inputs]);
                 return g.Apply(new FusedGeluOp(), geluInput);
             case MulOp:
                 for (int i = 0; i < 2; i++)
@@ -261,7 +268,7 @@ public static class InferenceFusion
         return n.Operation switch
         {
             MatMulOp when ins[1].Rank == 2 => new OpenLinearProduct(ins[0], ins[1], null),
-            FusedLinearOp f when f.Activation.Activation == ConvActivation.None => new OpenLinearProduct(ins[0], ins[1], f.HasBias ? ins[2] : null),
+            FusedLinearOp f when f.Activation.Activation == ConvActivation.None && !f.Gelu => new OpenLinearProduct(ins[0], ins[1], f.HasBias ? ins[2] : null),
             _ => null,
         };
     }

@@ -101,6 +101,33 @@ public class TransformerFusionTests
     }
 
     [Theory]
+    [InlineData(128, 2048, "MatMul+Add+Gelu")]   // a transformer's feed-forward at batch 1: rows over the threads
+    [InlineData(5, 64, "MatMul+Add+Gelu")]
+    [InlineData(6, 100, "MatMul+Add,Gelu")]      // 100 columns: rows would not keep erf's vector lanes
+    public void Gelu_of_a_linear_layer_joins_its_epilogue(int rows, int n, string expectedOps)
+    {
+        var g = new Graph();
+        var x = g.Input(DType.Float32, [-1, 96], "x");
+        var w = g.Constant(Tensor.RandomNormal(20, DType.Float32, 0, 0.3, 96, n));
+        var y = ExportedGelu(g, Add(MatMul(x, w), g.Constant(Tensor.RandomNormal(21, DType.Float32, 0, 1, n))));
+        var (plain, fused, ops) = RunBoth(g, x, y, Tensor.RandomNormal(22, DType.Float32, 0, 1, rows, 96));
+        Assert.Equal(expectedOps.Split(','), ops);
+        Assert.Equal(plain, fused);
+    }
+
+    [Fact]
+    public void Gelu_stays_a_separate_step_when_the_product_has_another_reader()
+    {
+        var g = new Graph();
+        var x = g.Input(DType.Float32, [16, 32], "x");
+        var h = Add(MatMul(x, g.Constant(Tensor.RandomNormal(23, DType.Float32, 0, 0.3, 32, 64))), g.Constant(Tensor.RandomNormal(24, DType.Float32, 0, 1, 64)));
+        var y = Add(ExportedGelu(g, h), h);   // residual read of the pre-activation
+        var (plain, fused, ops) = RunBoth(g, x, y, Tensor.RandomNormal(25, DType.Float32, 0, 1, 16, 32));
+        Assert.Equal(["MatMul+Add", "Gelu", "Add"], ops);
+        Assert.Equal(plain, fused);
+    }
+
+    [Theory]
     [InlineData(1)]
     [InlineData(8)]
     public void Attention_heads_merge_through_a_planned_copy(int batch)
