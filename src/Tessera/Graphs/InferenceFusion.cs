@@ -14,6 +14,7 @@ namespace Tessera.Graphs;
 /// <item>Relu or Clip(min, max) of a convolution (fused or not): the fused op applies it.</item>
 /// <item>MatMul by a matrix, + a per-column constant (ONNX Gemm's bias), then Relu or Clip: <see cref="FusedLinearOp"/>
 /// (a constant weight is packed once for the GEMM).</item>
+/// <item>The importer's ten-op LayerNormalization over the last axis: <see cref="FusedLayerNormOp"/>.</item>
 /// <item>PyTorch's exported GELU, (x · (erf(x / √2) + 1)) · ½ with exactly those constants: <see cref="FusedGeluOp"/>.</item>
 /// <item>A reshape of a transposed view, or a product x · W of one: the view is first copied into a planned buffer
 /// (<see cref="IdentityOp"/>), instead of a fresh allocation per run or one GEMM per leading index.</item>
@@ -127,6 +128,8 @@ public static class InferenceFusion
                 return BuildLinear(g, linear, ConvEpilogue.Relu);
             case ClipOp clip when OpenLinear(ins[0], singleUse) is { } linear:
                 return BuildLinear(g, linear, ConvEpilogue.Clip(clip.Min ?? double.NegativeInfinity, clip.Max ?? double.PositiveInfinity));
+            case AddOp when LayerNormParts(ins, singleUse, doubleUse) is { } ln:
+                return g.Apply(new FusedLayerNormOp(ln.Epsilon), ln.X, ln.Scale, ln.Bias);
             case AddOp:
                 // Prefer the later convolution when both operands are one: the earlier one's value is then ready.
                 foreach (int i in ins[1].Id > ins[0].Id ? [1, 0] : new[] { 0, 1 })
@@ -253,6 +256,43 @@ public static class InferenceFusion
         }
         return null;
     }
+
+    /// <summary>
+    /// The parts of the importer's LayerNormalization over the last axis, ins being the last Add's operands:
+    /// ((x − m)·(1/√(mean((x − m)²) + ε)))·scale + bias with m = mean(x), each intermediate read only inside the chain
+    /// (x − m twice); else null.
+    /// </summary>
+    private static (Node X, Node Scale, Node Bias, float Epsilon)? LayerNormParts(Node[] ins, HashSet<Node> singleUse, HashSet<Node> doubleUse)
+    {
+        Node m2 = ins[0], bias = ins[1];
+        if (m2.Operation is not MulOp || !singleUse.Contains(m2) || m2.DType != DType.Float32) return null;
+        Node m1 = m2.Inputs[0], scale = m2.Inputs[1];
+        if (m1.Operation is not MulOp || !singleUse.Contains(m1)) return null;
+        Node d = m1.Inputs[0], inv = m1.Inputs[1];
+        if (d.Operation is not SubOp || !doubleUse.Contains(d)) return null;
+        Node x = d.Inputs[0], mean = d.Inputs[1];
+        int rank = x.Rank;
+        if (rank == 0 || x.Shape[^1] <= 0 || !LastAxisMean(mean, x, rank, singleUse)) return null;
+        if (inv.Operation is not ReciprocalOp || !singleUse.Contains(inv)) return null;
+        var sqrt = inv.Inputs[0];
+        if (sqrt.Operation is not SqrtOp || !singleUse.Contains(sqrt)) return null;
+        var add = sqrt.Inputs[0];
+        if (add.Operation is not AddOp || !singleUse.Contains(add)) return null;
+        Node variance = add.Inputs[0], eps = add.Inputs[1];
+        if (eps.Kind != NodeKind.Constant || eps.DType != DType.Float32 || eps.Value!.Length != 1 || eps.Rank > 1) return null;
+        if (variance.Operation is not MeanOp || !LastAxisMean(variance, variance.Inputs[0], rank, singleUse)) return null;
+        var square = variance.Inputs[0];
+        if (square.Operation is not SquareOp || !singleUse.Contains(square) || square.Inputs[0] != d) return null;
+        int n = x.Shape[^1];
+        foreach (var v in new[] { scale, bias })
+            if (v.DType != DType.Float32 || v.Rank != 1 || v.Shape[0] != n) return null;
+        return (x, scale, bias, (float)eps.Value.GetDouble(0));
+    }
+
+    /// <summary>mean is ReduceMean(x) over the last axis only, keeping it, read once.</summary>
+    private static bool LastAxisMean(Node mean, Node x, int rank, HashSet<Node> singleUse) =>
+        mean.Operation is MeanOp { KeepDims: true } op && singleUse.Contains(mean) && mean.Inputs[0] == x
+        && op.Axes is { Length: 1 } a && (a[0] == rank - 1 || a[0] == -1);
 
     /// <summary>A float32 constant holding one value equal to <paramref name="value"/>, of no higher rank than 1-sized broadcasting allows.</summary>
     private static bool IsScalar(Node c, double value) =>

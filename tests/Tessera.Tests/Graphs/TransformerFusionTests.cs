@@ -127,6 +127,67 @@ public class TransformerFusionTests
         Assert.Equal(plain, fused);
     }
 
+    /// <summary>LayerNormalization as the ONNX importer spells it (OnnxOperators.Neural), over the given axes.</summary>
+    private static Node ImportedLayerNorm(Graph g, Node x, Node scale, Node bias, int[] axes, float eps = 1e-5f)
+    {
+        var mean = Mean(x, axes, true);
+        var d = Sub(x, mean);
+        var inv = Reciprocal(Sqrt(Add(Mean(Square(d), axes, true), g.Constant(eps, DType.Float32))));
+        return Add(Mul(Mul(d, inv), scale), bias);
+    }
+
+    [Theory]
+    [InlineData(new[] { 2, 7, 512 })]
+    [InlineData(new[] { 5, 100 })]     // row length not a multiple of the vector width
+    public void Imported_layer_norm_is_one_exact_step(int[] shape)
+    {
+        int n = shape[^1];
+        var g = new Graph();
+        var x = g.Input(DType.Float32, [.. shape[..^1].Select(_ => -1), n], "x");
+        var scale = g.Constant(Tensor.RandomNormal(30, DType.Float32, 1, 0.2, n));
+        var bias = g.Constant(Tensor.RandomNormal(31, DType.Float32, 0, 0.2, n));
+        var y = ImportedLayerNorm(g, Add(x, Scalar(g, 0.5f)), scale, bias, [shape.Length - 1]);
+        var input = Tensor.RandomNormal(32, DType.Float32, 0.3, 2, shape);
+        var (plain, fused, ops) = RunBoth(g, x, y, input);
+        Assert.Equal(["Add", "LayerNorm"], ops);
+        Assert.Equal(plain, fused);
+        // And it normalizes: each row of (y − bias)/scale has mean 0 and variance 1 (ε aside).
+        var sc = scale.Value!.ToArray<float>();
+        var bi = bias.Value!.ToArray<float>();
+        for (int r = 0; r < fused.Length / n; r++)
+        {
+            var z = Enumerable.Range(0, n).Select(j => ((double)fused[r * n + j] - bi[j]) / sc[j]).ToArray();
+            double mu = z.Average(), var = z.Select(v => (v - mu) * (v - mu)).Average();
+            Assert.True(Math.Abs(mu) < 1e-4 && Math.Abs(var - 1) < 1e-3, $"row {r}: mean {mu}, variance {var}");
+        }
+    }
+
+    [Fact]
+    public void Other_normalizations_are_not_fused()
+    {
+        var g = new Graph();
+        var x = g.Input(DType.Float32, [4, 6, 10], "x");
+        var scale = g.Constant(Tensor.RandomNormal(33, DType.Float32, 1, 0.2, 10));
+        var bias = g.Constant(Tensor.RandomNormal(34, DType.Float32, 0, 0.2, 10));
+        var h = Add(x, Scalar(g, 0.5f));
+        var overTwoAxes = ImportedLayerNorm(g, h, g.Constant(Tensor.RandomNormal(35, DType.Float32, 1, 0.2, 6, 10)), bias, [1, 2]);
+        var (plain, fused, ops) = RunBoth(g, x, overTwoAxes, Tensor.RandomNormal(36, DType.Float32, 0, 1, 4, 6, 10));
+        Assert.DoesNotContain("LayerNorm", ops);
+        Assert.Equal(plain, fused);
+
+        // x − mean also read outside the chain.
+        var g2 = new Graph();
+        var x2 = g2.Input(DType.Float32, [4, 10], "x");
+        var h2 = Add(x2, Scalar(g2, 0.5f));
+        var mean = Mean(h2, [1], true);
+        var d = Sub(h2, mean);
+        var inv = Reciprocal(Sqrt(Add(Mean(Square(d), [1], true), g2.Constant(1e-5f, DType.Float32))));
+        var y2 = Add(Add(Mul(Mul(d, inv), g2.Constant(Tensor.RandomNormal(37, DType.Float32, 1, 0.2, 10))), g2.Constant(Tensor.RandomNormal(38, DType.Float32, 0, 0.2, 10))), d);
+        var (plain2, fused2, ops2) = RunBoth(g2, x2, y2, Tensor.RandomNormal(39, DType.Float32, 0, 1, 4, 10));
+        Assert.DoesNotContain("LayerNorm", ops2);
+        Assert.Equal(plain2, fused2);
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(8)]
