@@ -114,10 +114,12 @@ public static class InferenceFusion
                 // a GC every few runs). Copying into a planned buffer first leaves the reshape a view of it.
                 ins[0] = g.Apply(new IdentityOp(), ins[0]);
                 break;
-            case MatMulOp when ins[1].Rank == 2 && ins[0].Operation is PermuteOp:
-                // x·W with x a transposed view ([S, B, D] of a batch-first input): unless the view happens to be
-                // contiguous (B = 1), MatMulKernel would run one small GEMM per leading index, re-packing W each
-                // time. One copy into a planned buffer lets the batch fold into a single tall GEMM.
+            case MatMulOp when ins[1].Rank == 2 && ins[0].Operation is PermuteOp p && p.Axes.Length > 0
+                && (p.Axes[^1] == -1 || p.Axes[^1] == p.Axes.Length - 1):
+                // x·W with x's leading axes transposed ([S, B, D] of a batch-first input): unless the view happens
+                // to be contiguous (B = 1), MatMulKernel would run one small GEMM per leading index, re-packing W
+                // each time. One copy into a planned buffer lets the batch fold into a single tall GEMM. (A view
+                // that moves the last axis is read as a transposed operand in place; it is left alone.)
                 ins[0] = g.Apply(new IdentityOp(), ins[0]);
                 break;
             case ReluOp when Open(ins[0], singleUse) is { } conv:

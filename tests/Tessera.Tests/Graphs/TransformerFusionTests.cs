@@ -222,6 +222,20 @@ public class TransformerFusionTests
         Assert.True(op.ConstantWeight);
     }
 
+    [Theory]
+    [InlineData(3)]     // few rows: GEMV in the unfused graph only if x were copied, so it must not be
+    [InlineData(40)]
+    public void Product_of_a_matrix_transpose_reads_it_in_place(int rows)
+    {
+        var g = new Graph();
+        var x = g.Input(DType.Float32, [64, rows], "x");
+        var y = Add(MatMul(Permute(x, 1, 0), g.Constant(Tensor.RandomNormal(40, DType.Float32, 0, 0.2, 64, 50))),
+            g.Constant(Tensor.RandomNormal(41, DType.Float32, 0, 1, 50)));
+        var (plain, fused, ops) = RunBoth(g, x, y, Tensor.RandomNormal(42, DType.Float32, 0, 1, 64, rows));
+        Assert.Equal(["Permute", "MatMul+Add"], ops);
+        Assert.Equal(plain, fused);
+    }
+
     [Fact]
     public void Prepacked_weight_serves_later_runs_with_other_inputs_and_a_variable_weight_is_not_packed()
     {
