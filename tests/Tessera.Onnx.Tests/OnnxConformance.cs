@@ -57,23 +57,23 @@ public static class OnnxConformance
             if (sets.Length == 0) return Result(CaseStatus.Fail, "no test data sets");
             foreach (var set in sets)
             {
-                var inputs = new Dictionary<string, Tensor>();
-                var expected = new List<Tensor>();
+                var inputs = new Dictionary<string, object>();
+                var expected = new List<object>();
                 try
                 {
                     for (int i = 0; File.Exists(Path.Combine(set, $"input_{i}.pb")); i++)
                     {
                         if (i >= model.Inputs.Count) return Result(CaseStatus.Fail, $"test data has more inputs than the model's {model.Inputs.Count}");
-                        inputs[model.Inputs[i].Name] = AsDeclared(OnnxTensors.ReadFile(Path.Combine(set, $"input_{i}.pb")), model.Inputs[i].DType);
+                        inputs[model.Inputs[i].Name] = Read(Path.Combine(set, $"input_{i}.pb"), model.Inputs[i]);
                     }
                     for (int i = 0; File.Exists(Path.Combine(set, $"output_{i}.pb")); i++)
-                        expected.Add(AsDeclared(OnnxTensors.ReadFile(Path.Combine(set, $"output_{i}.pb")), i < model.Outputs.Count ? model.Outputs[i].DType : null));
+                        expected.Add(i < model.Outputs.Count ? Read(Path.Combine(set, $"output_{i}.pb"), model.Outputs[i]) : OnnxTensors.ReadFile(Path.Combine(set, $"output_{i}.pb")));
                 }
                 catch (OnnxUnsupportedException e) { return Result(CaseStatus.Unsupported, "test data: " + e.Message); }
                 catch (OnnxFormatException e) { return Result(CaseStatus.Unsupported, "test data is not a tensor (sequence/optional?): " + e.Message); }
 
-                Dictionary<string, Tensor> actual;
-                try { actual = model.Run(inputs); }
+                Dictionary<string, object> actual;
+                try { actual = model.RunValues(inputs); }
                 catch (OnnxUnsupportedException e) { return Result(CaseStatus.Unsupported, e.Message); }
                 catch (NotSupportedException e) { return Result(CaseStatus.Unsupported, "run: " + e.Message); }
                 catch (Exception e) { return Result(CaseStatus.Fail, $"run: {e.GetType().Name}: {e.Message}"); }
@@ -86,6 +86,22 @@ public static class OnnxConformance
         }
         return Result(CaseStatus.Pass, "");
     }
+
+    /// <summary>An input or output file read as the model declares it: a tensor, or a sequence/optional (SequenceProto, OptionalProto).</summary>
+    private static object Read(string path, TensorInfo info) => info.Kind == Graphs.ValueKind.Tensor
+        ? AsDeclared(OnnxTensors.ReadFile(path), info.DType)
+        : OnnxTensors.ReadValueFile(path, info.Kind, info.DType);
+
+    /// <summary>Null when the values match (tensors within tolerance, sequences element by element, optionals by presence and content).</summary>
+    public static string? Compare(object actual, object expected) => (actual, expected) switch
+    {
+        (Tensor a, Tensor e) => Compare(a, e),
+        (Graphs.TensorSequence a, Graphs.TensorSequence e) => a.Count != e.Count ? $"sequence of {a.Count} tensors, expected {e.Count}"
+            : Enumerable.Range(0, e.Count).Select(i => Compare(a[i], e[i]) is { } why ? $"sequence element {i}: {why}" : null).FirstOrDefault(w => w is not null),
+        (Graphs.OptionalValue a, Graphs.OptionalValue e) => a.HasElement != e.HasElement ? $"optional {(a.HasElement ? "holds a value" : "is empty")}, expected {(e.HasElement ? "a value" : "empty")}"
+            : a.HasElement ? Compare(a.Element!, e.Element!) : null,
+        _ => $"{Graphs.ValueOperation.Describe(actual)}, expected {Graphs.ValueOperation.Describe(expected)}",
+    };
 
     /// <summary>
     /// ONNX 1.12 wrote its bfloat16 test tensors (the Cast/CastLike cases) with data_type UINT16 holding the bfloat16

@@ -46,17 +46,42 @@ public class OnnxIfTests
         Assert.Equal(new float[] { -1, -2 }, model.Run(new Dictionary<string, Tensor> { ["cond"] = Tensor.Scalar(false), ["x"] = x })["y"].ToArray<float>());
     }
 
+    private static Dictionary<string, Tensor> Feed(bool cond, float[] x) =>
+        new() { ["cond"] = Tensor.Scalar(cond), ["x"] = Tensor.FromArray(x, x.Length) };
+
     [Fact]
-    public void Branches_reading_the_enclosing_graph_are_refused_by_name()
+    public void Branches_read_the_enclosing_graph_at_run_time()
     {
-        var e = Assert.Throws<OnnxUnsupportedException>(() => OnnxModel.Load(IfModel(Branch("then", [1, 2], "x"), Branch("else", [0, 0]), 2).ToByteArray()));
-        Assert.Contains("then_branch reading 'x'", e.Message);
+        using var model = OnnxModel.Load(IfModel(Branch("then", [1, 2], "x"), Branch("else", [10, 20], "x"), 2).ToByteArray());
+        Assert.Equal(new float[] { 4, 6 }, model.Run(Feed(true, [3, 4]))["y"].ToArray<float>());
+        Assert.Equal(new float[] { 13, 24 }, model.Run(Feed(false, [3, 4]))["y"].ToArray<float>());
+        Assert.Equal(new float[] { 9, 18 }, model.Run(Feed(false, [-1, -2]))["y"].ToArray<float>());
     }
 
     [Fact]
-    public void Branches_of_different_shapes_need_a_constant_condition()
+    public void Branches_of_different_shapes_give_the_taken_branch_shape()
     {
-        var e = Assert.Throws<OnnxUnsupportedException>(() => OnnxModel.Load(IfModel(Branch("then", [1, 2]), Branch("else", [1, 2, 3]), 2).ToByteArray()));
-        Assert.Contains("differs in type", e.Message);
+        using var model = OnnxModel.Load(IfModel(Branch("then", [1, 2]), Branch("else", [1, 2, 3]), 2).ToByteArray());
+        Assert.Equal([2], model.Run(Feed(true, [0, 0]))["y"].ShapeArray());
+        Assert.Equal(new float[] { 1, 2, 3 }, model.Run(Feed(false, [0, 0]))["y"].ToArray<float>());
+    }
+
+    [Fact]
+    public void Only_the_taken_branch_runs()
+    {
+        // then_branch reshapes x (2 elements) to the shape input s: run with s = (5,) it would fail.
+        var then = new GraphProto { Name = "then" };
+        then.Node.Add(new NodeProto { OpType = "Reshape", Name = "bad", Input = { "x", "s" }, Output = { "r" } });
+        then.Output.Add(Value("r", TensorProto.Types.DataType.Float, 2));
+        var m = IfModel(then, Branch("else", [7, 8], "x"), 2);
+        m.Graph.Input.Add(Value("s", TensorProto.Types.DataType.Int64, 1));
+        using var model = OnnxModel.Load(m.ToByteArray());
+        var feed = Feed(false, [1, 1]);
+        feed["s"] = Tensor.FromArray(new long[] { 5 }, 1);
+        Assert.Equal(new float[] { 8, 9 }, model.Run(feed)["y"].ToArray<float>());
+        feed["cond"] = Tensor.Scalar(true);
+        Assert.ThrowsAny<Exception>(() => model.Run(feed));
+        feed["s"] = Tensor.FromArray(new long[] { 2 }, 1);
+        Assert.Equal(new float[] { 1, 1 }, model.Run(feed)["y"].ToArray<float>());
     }
 }

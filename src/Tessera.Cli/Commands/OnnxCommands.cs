@@ -25,7 +25,7 @@ internal static class OnnxCommands
     public static Command CreateRun()
     {
         var model = new Argument<FileInfo>("MODEL") { Description = "ONNX model file." };
-        var inputs = new Option<FileInfo[]>("--inputs") { Description = "TensorProto .pb files, matched to the model's inputs in order.", Required = true, AllowMultipleArgumentsPerToken = true };
+        var inputs = new Option<FileInfo[]>("--inputs") { Description = "TensorProto .pb files (SequenceProto/OptionalProto for sequence and optional inputs), matched to the model's inputs in order.", Required = true, AllowMultipleArgumentsPerToken = true };
         var outputs = new Option<DirectoryInfo>("--outputs") { Description = "Directory for DIR/<output name>.pb.", Required = true };
         var engine = EngineOption();
         var cmd = new Command("run", "Run an ONNX model on TensorProto inputs and write its outputs as TensorProto files.") { model, inputs, outputs, engine };
@@ -35,16 +35,18 @@ internal static class OnnxCommands
             var files = parse.GetValue(inputs)!;
             if (files.Length != m.Inputs.Count)
                 throw new ArgumentException($"the model has {m.Inputs.Count} inputs ({string.Join(", ", m.Inputs)}), {files.Length} files were given.");
-            var feed = new Dictionary<string, Tensor>();
-            for (int i = 0; i < files.Length; i++) feed[m.Inputs[i].Name] = OnnxTensors.ReadFile(files[i].FullName);
-            var result = m.Run(feed);
+            // Sequence and optional inputs/outputs (SequenceProto/OptionalProto files) go through the native RunValues.
+            var feed = new Dictionary<string, object>();
+            for (int i = 0; i < files.Length; i++) feed[m.Inputs[i].Name] = OnnxTensors.ReadValueFile(files[i].FullName, m.Inputs[i].Kind, m.Inputs[i].DType);
+            var result = m is OnnxModel native ? native.RunValues(feed)
+                : m.Run(feed.ToDictionary(p => p.Key, p => (Tensor)p.Value)).ToDictionary(p => p.Key, p => (object)p.Value);
             var dir = parse.GetValue(outputs)!;
             Directory.CreateDirectory(dir.FullName);
-            foreach (var (name, t) in result)
+            foreach (var (name, v) in result)
             {
                 var path = Path.Combine(dir.FullName, SafeFileName(name) + ".pb");
-                OnnxTensors.WriteFile(t, name, path);
-                Console.WriteLine($"{name}: {t.DType.Name()} {t.ShapeString} -> {path}");
+                OnnxTensors.WriteValueFile(v, name, path);
+                Console.WriteLine($"{name}: {(v is Tensor t ? $"{t.DType.Name()} {t.ShapeString}" : v.ToString())} -> {path}");
             }
             return 0;
         }));

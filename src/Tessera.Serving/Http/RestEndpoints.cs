@@ -195,7 +195,9 @@ public static class RestEndpoints
                     throw InferenceException.BadRequest($"Inference-Header-Content-Length '{hv}' is not a byte count");
                 headerLength = h;
             }
-            var request = OipJson.ParseRequest(body, headerLength, name, version);
+            // JSON-decoded tensors live in pooled arrays with the same lifetime as the pooled body.
+            using var rented = new RentedBuffers();
+            var request = OipJson.ParseRequest(body, headerLength, name, version, rented);
             var (response, timings) = await service.InferAsync(request, ctx.RequestAborted);
             var buffer = new ArrayBufferWriter<byte>(1024);
             int? header = OipJson.WriteResponse(response, request, buffer);

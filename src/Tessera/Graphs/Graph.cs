@@ -28,6 +28,13 @@ public sealed class Graph
         return Add(NodeKind.Input, null, [], new TensorType(dtype, (int[])shape.Clone()), name);
     }
 
+    /// <summary>An input of any value kind (a tensor, or a sequence or optional for <see cref="ValueOperation"/>s).</summary>
+    public Node Input(TensorType type, string? name = null)
+    {
+        if (type.IsTensor) return Input(type.DType, type.Shape, name);
+        return Add(NodeKind.Input, null, [], type with { Shape = (int[])type.Shape.Clone() }, name);
+    }
+
     public Node Scalar(DType dtype, string? name = null) => Input(dtype, [], name);
     public Node Vector(DType dtype, int length, string? name = null) => Input(dtype, [length], name);
     public Node Matrix(DType dtype, int rows, int cols, string? name = null) => Input(dtype, [rows, cols], name);
@@ -52,6 +59,8 @@ public sealed class Graph
             if (inputs[i].Graph != this)
                 throw new ArgumentException($"{op.Name}: input {inputs[i].Name} belongs to another graph.");
             types[i] = inputs[i].Type;
+            if (!types[i].IsTensor && op is not ValueOperation)
+                throw new ArgumentException($"{op.Name}: input {inputs[i].Name} is a {types[i]}, not a tensor.");
             if (inputs[i].Kind == NodeKind.Constant) values[i] = inputs[i].Value;
         }
         return Add(NodeKind.Operation, op, inputs, op.InferType(types, values), null);
@@ -69,6 +78,8 @@ public sealed class Graph
     {
         if (node.Kind != NodeKind.Input)
             throw new InvalidOperationException($"Let: {node.Name} is {(node.Kind == NodeKind.Constant ? "a constant" : "computed by " + node.Operation!.Name)}, not an input.");
+        if (!node.Type.IsTensor)
+            throw new ArgumentException($"Let: input {node.Name} is a {node.Type}; bind it with LetValue.");
         if (value.DType != node.DType)
             throw new DTypeMismatchException("Let", $"input {node.Name} is declared {node.DType.Name()}, the value is {value.DType.Name()}");
         var declared = node.Shape;
@@ -77,6 +88,19 @@ public sealed class Graph
         if (!ok)
             throw new ShapeMismatchException("Let", $"input {node.Name} is declared with shape {ShapeMath.Format(declared)}, the value has shape {value.ShapeString}");
         node.Value = value;
+        node.Version++;
+    }
+
+    /// <summary>
+    /// Binds a value of any kind: a tensor, a <see cref="TensorSequence"/> or an <see cref="OptionalValue"/>, checked
+    /// against the input's declared kind and element dtype.
+    /// </summary>
+    public static void LetValue(Node node, object value)
+    {
+        if (value is Tensor t) { Let(node, t); return; }
+        if (node.Kind != NodeKind.Input) throw new InvalidOperationException($"LetValue: {node.Name} is not an input.");
+        ValueKinds.Check(node.Type, value, $"input {node.Name}");
+        node.Boxed = value;
         node.Version++;
     }
 

@@ -46,7 +46,7 @@ public static class InferenceFusion
             Node result = node.Kind switch
             {
                 NodeKind.Constant => g.Constant(node.Value!, node.Name),
-                NodeKind.Input => g.Input(node.DType, node.Shape, node.Name),
+                NodeKind.Input => g.Input(node.Type, node.Name),
                 _ => Rewrite(g, node.Operation!, [.. node.Inputs.Select(i => mapped[i])], singleUse, doubleUse),
             };
             mapped[node] = result;
@@ -177,11 +177,11 @@ public static class InferenceFusion
     /// <summary>
     /// An op of constants only (an importer's derived constants, e.g. BatchNormalization's scale and shift, or a
     /// transposed Gemm weight) evaluated once, so a run does not recompute it and the rules above see constants.
-    /// Ops without inputs (random generators) are left alone.
+    /// Ops without inputs (random generators) and value ops (containers, control flow) are left alone.
     /// </summary>
     private static Node? Fold(Graph g, Operation op, Node[] ins)
     {
-        if (ins.Length == 0 || ins.Any(i => i.Kind != NodeKind.Constant)) return null;
+        if (op is ValueOperation || ins.Length == 0 || ins.Any(i => i.Kind != NodeKind.Constant)) return null;
         var values = ins.Select(i => i.Value!).ToArray();
         var type = op.InferType([.. values.Select(v => new TensorType(v.DType, v.ShapeArray()))], values);
         long count = 1;

@@ -96,7 +96,7 @@ public static class NchwcLayout
             switch (node.Kind)
             {
                 case NodeKind.Constant: _plain[node] = Graph.Constant(node.Value!, node.Name); return;
-                case NodeKind.Input: _plain[node] = Graph.Input(node.DType, node.Shape, node.Name); return;
+                case NodeKind.Input: _plain[node] = Graph.Input(node.Type, node.Name); return;
             }
             _sources[node] = node;
             var ins = node.Inputs;

@@ -30,6 +30,15 @@ public sealed class Node
     /// <summary>The value from the last run (or the bound/constant value). Machines reuse its buffer between runs.</summary>
     public Tensor? Value { get; internal set; }
 
+    /// <summary>
+    /// The value from the last run when the node is no tensor (<see cref="TensorType.Kind"/>): a
+    /// <see cref="TensorSequence"/>, <see cref="OptionalValue"/> or <see cref="OutputTuple"/>; null for tensors.
+    /// </summary>
+    public object? Boxed { get; internal set; }
+
+    /// <summary>The value of the last run of whichever kind: <see cref="Value"/> or <see cref="Boxed"/>.</summary>
+    public object? AnyValue => (object?)Value ?? Boxed;
+
     /// <summary>Bumped when <see cref="Value"/> is rebound by Let; machines compare it to notice new inputs.</summary>
     internal int Version { get; set; }
 

@@ -1,11 +1,41 @@
 namespace Tessera.Graphs;
 
-/// <summary>The dtype and shape of a value. At graph-build time a dimension may be -1 (known only at run time).</summary>
+/// <summary>
+/// What a node's value is: a tensor (<see cref="Node.Value"/>), or one of the container values that ONNX control flow
+/// passes around (<see cref="Node.Boxed"/>): a <see cref="TensorSequence"/>, an <see cref="OptionalValue"/> of a tensor
+/// or of a sequence, or the <see cref="OutputTuple"/> of all outputs of a multi-output <see cref="ValueOperation"/>.
+/// Only <see cref="ValueOperation"/>s read the container kinds.
+/// </summary>
+public enum ValueKind : byte { Tensor, Sequence, Optional, OptionalSequence, Tuple }
+
+/// <summary>
+/// The dtype and shape of a value. At graph-build time a dimension may be -1 (known only at run time). For the
+/// container kinds DType and Shape describe the element tensors; <see cref="ElementRankUnknown"/> marks a sequence
+/// whose elements' rank is not known (an empty sequence declared without a shape).
+/// </summary>
 public readonly record struct TensorType(DType DType, int[] Shape)
 {
+    public ValueKind Kind { get; init; }
+    public bool ElementRankUnknown { get; init; }
     public int Rank => Shape.Length;
     public bool IsFullyKnown => Array.IndexOf(Shape, -1) < 0;
-    public override string ToString() => $"{DType.Name()} {ShapeMath.Format(Shape)}";
+    public bool IsTensor => Kind == ValueKind.Tensor;
+    /// <summary>The type of this container's elements (a sequence's tensors, an optional's content).</summary>
+    public TensorType Element => Kind == ValueKind.OptionalSequence ? this with { Kind = ValueKind.Sequence } : this with { Kind = ValueKind.Tensor, ElementRankUnknown = false };
+    public static TensorType Of(ValueKind kind, DType dtype, int[] shape, bool rankUnknown = false) => new(dtype, shape) { Kind = kind, ElementRankUnknown = rankUnknown };
+    public static readonly TensorType Tuple = new(DType.Float32, []) { Kind = ValueKind.Tuple };
+    public override string ToString()
+    {
+        var t = $"{DType.Name()} {(ElementRankUnknown ? "(rank ?)" : ShapeMath.Format(Shape))}";
+        return Kind switch
+        {
+            ValueKind.Tensor => t,
+            ValueKind.Sequence => $"sequence<{t}>",
+            ValueKind.Optional => $"optional<{t}>",
+            ValueKind.OptionalSequence => $"optional<sequence<{t}>>",
+            _ => "tuple",
+        };
+    }
 }
 
 /// <summary>

@@ -15,6 +15,7 @@ public sealed class TapeMachine : IDisposable
         public readonly Tensor[] Args = new Tensor[node.Inputs.Count];
         public readonly int[][] LastShapes = new int[node.Inputs.Count][];
         public Tensor? Output;
+        public object?[]? BoxedArgs;          // ValueOperation steps
         public double ProfileSeconds;
         public int Slot = -1;                 // buffer slot of the output (ReuseBuffers)
         public int[] ReleaseAfter = [];       // slots whose last reader is this step (ReuseBuffers)
@@ -147,7 +148,7 @@ public sealed class TapeMachine : IDisposable
     {
         if (_outputs is null && _graph.Nodes.Count != _compiledNodeCount) Compile();
         foreach (var input in _inputs)
-            if (input.Value is null)
+            if (input.AnyValue is null)
                 throw new InvalidOperationException($"Input {input.Name} {input.Type} has no value: bind one with Graph.Let before running.");
         if (_reuse)
             foreach (var slot in _slots) slot.Busy = false;
@@ -174,6 +175,17 @@ public sealed class TapeMachine : IDisposable
 
     private void Execute(Step step)
     {
+        if (step.Op is ValueOperation vo)
+        {
+            // Control flow and containers: the op returns a value that no slot backs (it copies what it keeps), so
+            // memory planning needs no view-like liveness for it.
+            var boxed = step.BoxedArgs ??= new object?[step.Inputs.Length];
+            for (int i = 0; i < boxed.Length; i++) boxed[i] = step.Inputs[i].AnyValue;
+            var result = vo.Evaluate(boxed);
+            if (result is Tensor t) { step.Node.Value = t; step.Node.Boxed = null; }
+            else { step.Node.Boxed = result; step.Node.Value = null; }
+            return;
+        }
         var args = step.Args;
         bool shapesChanged = step.Output is null || step.Op.ValueDependentShape;
         for (int i = 0; i < args.Length; i++)

@@ -3,7 +3,10 @@ namespace Tessera.Onnx;
 /// <summary>Name, dtype and shape of a model input or output; -1 marks a dimension fixed only at run time.</summary>
 public sealed record TensorInfo(string Name, DType DType, int[] Shape)
 {
-    public override string ToString() => $"{Name}: {DType.Name()} {ShapeMath.Format(Shape)}";
+    /// <summary>Tensor, or (native engine, ONNX sequence/optional values) the container whose elements DType and Shape describe.</summary>
+    public Graphs.ValueKind Kind { get; init; }
+    public override string ToString() => Kind == Graphs.ValueKind.Tensor ? $"{Name}: {DType.Name()} {ShapeMath.Format(Shape)}"
+        : $"{Name}: {new Graphs.TensorType(DType, Shape) { Kind = Kind }}";
 }
 
 /// <summary>

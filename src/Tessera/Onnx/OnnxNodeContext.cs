@@ -22,7 +22,11 @@ public sealed class OnnxNodeContext
     public Graph Graph { get; }
     /// <summary>Any value of the enclosing graph by name (null when unknown); set by the importer, for Gradient's y.</summary>
     internal Func<string, Node?>? Lookup { get; init; }
+    /// <summary>The importer's partial values of shape vectors (null in subgraphs built without one).</summary>
+    internal ShapeValues? ShapeValues { get; init; }
     internal string? BaseDirectory { get; }
+    /// <summary>The graph being imported (names, captures), for builders of ops with subgraphs.</summary>
+    internal OnnxScope? Scope { get; init; }
     public int InputCount => _inputs.Length;
     public int OutputCount => Proto.Output.Count;
     /// <summary>True when output <paramref name="i"/> exists and is consumed by name.</summary>

@@ -12,7 +12,7 @@ public static partial class OnnxOperators
 
     private static void AddShape(Dictionary<string, OnnxOpBuilder> t)
     {
-        t["Identity"] = c => One(ExpandLike(c.Required(0), c.Required(0)));
+        t["Identity"] = c => c.Required(0).Type.IsTensor ? One(ExpandLike(c.Required(0), c.Required(0))) : One(c.Graph.Apply(new ValueIdentityOp(), c.Required(0)));
         t["Dropout"] = c =>
         {
             var x = c.Required(0);
@@ -54,8 +54,11 @@ public static partial class OnnxOperators
             bool allowZero = c.Int("allowzero", 0) != 0;
             if (c.Opset < 5) return One(c.Graph.Apply(new ReshapeToOp(c.Ints("shape") ?? [], allowZero), x));
             var shape = c.Required(1);
+            // A target computed at run time (from a dynamic batch) often has every other element known statically.
+            var known = c.ShapeValues?.Of(shape);
             return One(c.Bind("Reshape", [x], [shape], v => new ReshapeToOp(OnnxNodeContext.Longs(v[0]), allowZero),
-                (d, p) => Unknown(d[0].DType, VectorLength(p[0])), isView: true));
+                (d, p) => known is not null && known.Length == VectorLength(p[0]) ? ShapeValues.ReshapeType(d[0], known, allowZero)
+                    : Unknown(d[0].DType, VectorLength(p[0])), isView: true));
         };
         t["Flatten"] = c => One(c.Graph.Apply(new FlattenOp((int)c.Int("axis", 1)), c.Required(0)));
         t["Transpose"] = c =>

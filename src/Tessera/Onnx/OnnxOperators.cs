@@ -28,6 +28,7 @@ public static partial class OnnxOperators
         AddTraining(t);
         AddSignal(t);
         AddControl(t);
+        AddSequences(t);
         AddGrid(t);
         return t;
     }

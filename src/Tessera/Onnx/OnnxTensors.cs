@@ -75,6 +75,65 @@ public static class OnnxTensors
         return ToTensor(proto, Path.GetDirectoryName(Path.GetFullPath(path)), path);
     }
 
+    /// <summary>
+    /// Reads a test-data file of the given kind: a TensorProto, a SequenceProto of tensors, or an OptionalProto of a
+    /// tensor or such a sequence (how the ONNX test data stores sequence and optional inputs and outputs). An empty
+    /// sequence or optional takes its element dtype from <paramref name="elementDType"/> (the model's declaration).
+    /// </summary>
+    public static object ReadValueFile(string path, Graphs.ValueKind kind, DType elementDType)
+    {
+        if (kind == Graphs.ValueKind.Tensor) return ReadFile(path);
+        var bytes = OnnxModelReader.ReadAllBytesChecked(path);
+        var dir = Path.GetDirectoryName(Path.GetFullPath(path));
+        try
+        {
+            if (kind == Graphs.ValueKind.Sequence) return ToSequence(SequenceProto.Parser.ParseFrom(bytes), dir, elementDType, path);
+            var o = OptionalProto.Parser.ParseFrom(bytes);
+            bool ofSequence = kind == Graphs.ValueKind.OptionalSequence;
+            return o.ElemType switch
+            {
+                (int)OptionalProto.Types.DataType.Undefined => Graphs.OptionalValue.Empty(elementDType, ofSequence),
+                (int)OptionalProto.Types.DataType.Tensor when o.TensorValue is { } t && !ofSequence => new Graphs.OptionalValue(ToTensor(t, dir, path)),
+                (int)OptionalProto.Types.DataType.Sequence when o.SequenceValue is { } sq && ofSequence => new Graphs.OptionalValue(ToSequence(sq, dir, elementDType, path)),
+                _ => throw new OnnxFormatException($"{path}: an optional of element type {o.ElemType} where {kind} is declared."),
+            };
+        }
+        catch (InvalidProtocolBufferException e) { throw new OnnxFormatException($"{path} is not an ONNX {kind} value: {e.Message}", e); }
+    }
+
+    private static Graphs.TensorSequence ToSequence(SequenceProto s, string? dir, DType elementDType, string what)
+    {
+        if (s.ElemType is not ((int)SequenceProto.Types.DataType.Tensor or (int)SequenceProto.Types.DataType.Undefined) || s.SparseTensorValues.Count + s.OptionalValues.Count > 0)
+            throw new OnnxUnsupportedException($"{what}: sequences of element type {s.ElemType} are not supported (sequences of tensors are).");
+        var items = s.TensorValues.Select(t => ToTensor(t, dir, what)).ToArray();
+        return new Graphs.TensorSequence(items.Length > 0 ? items[0].DType : elementDType, items);
+    }
+
+    /// <summary>Writes a tensor, <see cref="Graphs.TensorSequence"/> or <see cref="Graphs.OptionalValue"/> as a TensorProto, SequenceProto or OptionalProto file.</summary>
+    public static void WriteValueFile(object value, string name, string path)
+    {
+        using var f = File.Create(path);
+        switch (value)
+        {
+            case Tensor t: FromTensor(t, name).WriteTo(f); break;
+            case Graphs.TensorSequence s: ToProto(s, name).WriteTo(f); break;
+            case Graphs.OptionalValue o:
+                var p = new OptionalProto { Name = name, ElemType = (int)OptionalProto.Types.DataType.Undefined };
+                if (o.Element is Tensor ot) { p.ElemType = (int)OptionalProto.Types.DataType.Tensor; p.TensorValue = FromTensor(ot, name); }
+                else if (o.Element is Graphs.TensorSequence os) { p.ElemType = (int)OptionalProto.Types.DataType.Sequence; p.SequenceValue = ToProto(os, name); }
+                p.WriteTo(f);
+                break;
+            default: throw new ArgumentException($"{name}: {value.GetType().Name} is no ONNX value.");
+        }
+    }
+
+    private static SequenceProto ToProto(Graphs.TensorSequence s, string name)
+    {
+        var p = new SequenceProto { Name = name, ElemType = (int)SequenceProto.Types.DataType.Tensor };
+        p.TensorValues.AddRange(s.Select(t => FromTensor(t, "")));
+        return p;
+    }
+
     /// <summary>Writes a tensor as a TensorProto file.</summary>
     public static void WriteFile(Tensor t, string name, string path)
     {

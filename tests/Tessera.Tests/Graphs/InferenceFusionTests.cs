@@ -106,6 +106,31 @@ public class InferenceFusionTests
     }
 
     [Fact]
+    public void Copies_of_a_fused_graph_share_one_packing_of_constant_weights()
+    {
+        // Grouped (not depthwise) so the convolution stays on the GEMM path that packs its weights.
+        var g = new Graph();
+        var x = g.Input(DType.Float32, [1, 4, 6, 6], "x");
+        var y = Relu(Conv2d(x, Const(g, 1, 6, 2, 3, 3), Const(g, 2, 6), pads: [1, 1, 1, 1], groups: 2));
+        var input = Tensor.RandomNormal(5, DType.Float32, 0, 1, 1, 4, 6, 6);
+        var packs = new List<object?>();
+        var outputs = new List<float[]>();
+        for (int copy = 0; copy < 2; copy++)   // as a model's pooled instances or its per-shape plans
+        {
+            var fused = InferenceFusion.Fuse(g, [y], out var map);
+            var op = Assert.IsType<FusedConv2dOp>(map[y].Operation);
+            Graph.Let(map[x], input);
+            using var machine = new TapeMachine(fused, map[y]);
+            machine.RunAll();
+            packs.Add(op.PackedOperands);
+            outputs.Add(map[y].Value!.ToArray<float>());
+        }
+        Assert.NotNull(packs[0]);
+        Assert.Same(packs[0], packs[1]);
+        Assert.Equal(outputs[0], outputs[1]);
+    }
+
+    [Fact]
     public void Residual_that_broadcasts_at_run_time_falls_back_to_the_unfused_sequence()
     {
         var g = new Graph();

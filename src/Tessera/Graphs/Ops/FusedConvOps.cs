@@ -13,9 +13,18 @@ public sealed class FusedConv2dOp(Window2d window, bool hasBias, bool hasResidua
     bool constantWeights = false) : Operation
 {
     /// <summary>The GEMM-packed weights and the tensor they were packed from (published whole, so reads are race-free).</summary>
-    private sealed record PackedWeights(Tensor Source, object? Operands);
+    private sealed record PackedWeights(Tensor Source, int Groups, object? Operands);
+
+    /// <summary>
+    /// Packings by the constant weight tensor they were made from: a model's pooled instances and its per-shape plans
+    /// share the initializer tensors, so they share one packing instead of holding a copy each.
+    /// </summary>
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Tensor, PackedWeights> SharedPacks = new();
 
     private PackedWeights? _packed;
+
+    /// <summary>The packed weights in use (null before the first run or without constant weights); for tests.</summary>
+    internal object? PackedOperands => _packed?.Operands;
 
     /// <summary>
     /// The weight input is a graph constant: its GEMM packing is computed on the first run and reused (inference
@@ -73,7 +82,15 @@ public sealed class FusedConv2dOp(Window2d window, bool hasBias, bool hasResidua
         if (!ConstantWeights) return null;
         var cached = _packed;
         if (cached is null || !ReferenceEquals(cached.Source, w))
-            _packed = cached = new PackedWeights(w, Conv2dKernel.PackWeights<T>(geo, w.AsSpan<T>()));
+        {
+            // Another op reading the same tensor with other groups or another dtype (not seen in models) re-packs.
+            if (!SharedPacks.TryGetValue(w, out cached) || cached.Groups != geo.Groups || cached.Operands is not (null or PackedGemmOperand<T>[]))
+            {
+                cached = new PackedWeights(w, geo.Groups, Conv2dKernel.PackWeights<T>(geo, w.AsSpan<T>()));
+                SharedPacks.AddOrUpdate(w, cached);
+            }
+            _packed = cached;
+        }
         return cached.Operands as PackedGemmOperand<T>[];
     }
 

@@ -428,7 +428,8 @@ public sealed class ShapeOfOp(int? start = null, int? end = null) : Operation
 {
     public override string Name => "Shape";
 
-    private (int, int) Range(int rank)
+    /// <summary>The dimensions [start, end) this op reports of an input of <paramref name="rank"/>.</summary>
+    internal (int Start, int End) Range(int rank)
     {
         int s = start ?? 0, e = end ?? rank;
         if (s < 0) s += rank;
