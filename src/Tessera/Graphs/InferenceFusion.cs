@@ -12,7 +12,12 @@ namespace Tessera.Graphs;
 /// imported as a multiply-add): folded into the weights and bias.</item>
 /// <item>Conv2d + r, r a tensor of the convolution's shape (a residual branch): <see cref="FusedConv2dOp"/> adds r.</item>
 /// <item>Relu or Clip(min, max) of a convolution (fused or not): the fused op applies it.</item>
-/// <item>MatMul by a matrix, + a per-column constant (ONNX Gemm's bias), then Relu or Clip: <see cref="FusedLinearOp"/>.</item>
+/// <item>MatMul by a matrix, + a per-column constant (ONNX Gemm's bias), then Relu or Clip: <see cref="FusedLinearOp"/>
+/// (a constant weight is packed once for the GEMM).</item>
+/// <item>The importer's ten-op LayerNormalization over the last axis: <see cref="FusedLayerNormOp"/>.</item>
+/// <item>PyTorch's exported GELU, (x · (erf(x / √2) + 1)) · ½ with exactly those constants: <see cref="FusedGeluOp"/>.</item>
+/// <item>A reshape of a transposed view, or a product x · W of one: the view is first copied into a planned buffer
+/// (<see cref="IdentityOp"/>), instead of a fresh allocation per run or one GEMM per leading index.</item>
 /// </list>
 /// Activations and residuals are applied with the same primitives in the same order as the separate ops, so those
 /// fusions are exact; weight folding rounds differently (within float rounding of the unfused graph).
@@ -34,6 +39,7 @@ public static class InferenceFusion
         var g = new Graph();
         var mapped = new Dictionary<Node, Node>();
         var singleUse = new HashSet<Node>();
+        var doubleUse = new HashSet<Node>();
         foreach (var node in source.Nodes)
         {
             if (!needed[node.Id]) continue;
@@ -41,10 +47,11 @@ public static class InferenceFusion
             {
                 NodeKind.Constant => g.Constant(node.Value!, node.Name),
                 NodeKind.Input => g.Input(node.Type, node.Name),
-                _ => Rewrite(g, node.Operation!, [.. node.Inputs.Select(i => mapped[i])], singleUse),
+                _ => Rewrite(g, node.Operation!, [.. node.Inputs.Select(i => mapped[i])], singleUse, doubleUse),
             };
             mapped[node] = result;
             if (uses[node.Id] == 1) singleUse.Add(result);
+            if (uses[node.Id] == 2) doubleUse.Add(result);   // e.g. x of x·Φ(x): read by the Div and the Mul only
         }
         map = mapped;
         return g;
@@ -96,11 +103,25 @@ public static class InferenceFusion
     /// <summary>Constant subexpressions above this many elements stay ops, so folding cannot blow up memory.</summary>
     private const long FoldLimit = 1L << 24;
 
-    private static Node Rewrite(Graph g, Operation op, Node[] ins, HashSet<Node> singleUse)
+    private static Node Rewrite(Graph g, Operation op, Node[] ins, HashSet<Node> singleUse, HashSet<Node> doubleUse)
     {
         if (Fold(g, op, ins) is { } constant) return constant;
         switch (op)
         {
+            case ReshapeToOp or ReshapeOp or FlattenOp or BoundOp { IsView: true, Name: "Reshape" } when ins[0].Operation is PermuteOp:
+                // A reshape of a transposed view (attention's heads merged back: [S, B·H, D] → [S·B, H·D]) cannot
+                // be a view, and the copy Tensor.Reshape makes is a fresh allocation every run (large-object heap,
+                // a GC every few runs). Copying into a planned buffer first leaves the reshape a view of it.
+                ins[0] = g.Apply(new IdentityOp(), ins[0]);
+                break;
+            case MatMulOp when ins[1].Rank == 2 && ins[0].Operation is PermuteOp p && p.Axes.Length > 0
+                && (p.Axes[^1] == -1 || p.Axes[^1] == p.Axes.Length - 1):
+                // x·W with x's leading axes transposed ([S, B, D] of a batch-first input): unless the view happens
+                // to be contiguous (B = 1), MatMulKernel would run one small GEMM per leading index, re-packing W
+                // each time. One copy into a planned buffer lets the batch fold into a single tall GEMM. (A view
+                // that moves the last axis is read as a transposed operand in place; it is left alone.)
+                ins[0] = g.Apply(new IdentityOp(), ins[0]);
+                break;
             case ReluOp when Open(ins[0], singleUse) is { } conv:
                 return Build(g, conv, ConvEpilogue.Relu);
             case ClipOp clip when Open(ins[0], singleUse) is { } conv:
@@ -109,6 +130,8 @@ public static class InferenceFusion
                 return BuildLinear(g, linear, ConvEpilogue.Relu);
             case ClipOp clip when OpenLinear(ins[0], singleUse) is { } linear:
                 return BuildLinear(g, linear, ConvEpilogue.Clip(clip.Min ?? double.NegativeInfinity, clip.Max ?? double.PositiveInfinity));
+            case AddOp when LayerNormParts(ins, singleUse, doubleUse) is { } ln:
+                return g.Apply(new FusedLayerNormOp(ln.Epsilon), ln.X, ln.Scale, ln.Bias);
             case AddOp:
                 // Prefer the later convolution when both operands are one: the earlier one's value is then ready.
                 foreach (int i in ins[1].Id > ins[0].Id ? [1, 0] : new[] { 0, 1 })
@@ -127,6 +150,13 @@ public static class InferenceFusion
                         return BuildLinear(g, linear with { Bias = columnBias }, ConvEpilogue.None);
                 }
                 break;
+            case MulOp when GeluInput(ins, singleUse) is { } geluInput:
+                // GELU of a linear layer (a transformer's feed-forward): in the product's epilogue when the GELU
+                // pattern is the product's only reader and the rows keep erf's vector lanes (n a multiple of 8).
+                if (geluInput.Operation is FusedLinearOp { Gelu: false } lin && lin.Activation.Activation == ConvActivation.None
+                    && doubleUse.Contains(geluInput) && geluInput.DType == DType.Float32 && geluInput.Shape[^1] > 0 && geluInput.Shape[^1] % 8 == 0)
+                    return g.Apply(new FusedLinearOp(lin.HasBias, lin.Activation, lin.ConstantWeight, gelu: true), [.. geluInput.Inputs]);
+                return g.Apply(new FusedGeluOp(), geluInput);
             case MulOp:
                 for (int i = 0; i < 2; i++)
                 {
@@ -201,6 +231,75 @@ public static class InferenceFusion
         return v;
     }
 
+    /// <summary>
+    /// x when (x · (erf(x / c) + 1)) · ½ with c = √2 in float32 — PyTorch's exported GELU, <paramref name="ins"/> the
+    /// operands of the last Mul — and the intermediate values have no other use; else null. Any other constant (a
+    /// Div by 2, an Add of 0.5) leaves the ops alone: <see cref="FusedGeluOp"/> computes exactly this function.
+    /// </summary>
+    private static Node? GeluInput(Node[] ins, HashSet<Node> singleUse)
+    {
+        for (int i = 0; i < 2; i++)
+        {
+            var m = ins[i];
+            if (!IsScalar(ins[1 - i], 0.5) || m.Operation is not MulOp || !singleUse.Contains(m) || m.DType != DType.Float32) continue;
+            for (int j = 0; j < 2; j++)
+            {
+                Node x = m.Inputs[j], add = m.Inputs[1 - j];
+                if (add.Operation is not AddOp || !singleUse.Contains(add)) continue;
+                for (int l = 0; l < 2; l++)
+                {
+                    var erf = add.Inputs[l];
+                    if (!IsScalar(add.Inputs[1 - l], 1) || erf.Operation is not ErfOp || !singleUse.Contains(erf)) continue;
+                    var div = erf.Inputs[0];
+                    if (div.Operation is DivOp && singleUse.Contains(div) && div.Inputs[0] == x && x.Rank >= 1 && IsScalar(div.Inputs[1], FusedGeluOp.Sqrt2))
+                        return x;
+                }
+            }
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// The parts of the importer's LayerNormalization over the last axis, ins being the last Add's operands:
+    /// ((x − m)·(1/√(mean((x − m)²) + ε)))·scale + bias with m = mean(x), each intermediate read only inside the chain
+    /// (x − m twice); else null.
+    /// </summary>
+    private static (Node X, Node Scale, Node Bias, float Epsilon)? LayerNormParts(Node[] ins, HashSet<Node> singleUse, HashSet<Node> doubleUse)
+    {
+        Node m2 = ins[0], bias = ins[1];
+        if (m2.Operation is not MulOp || !singleUse.Contains(m2) || m2.DType != DType.Float32) return null;
+        Node m1 = m2.Inputs[0], scale = m2.Inputs[1];
+        if (m1.Operation is not MulOp || !singleUse.Contains(m1)) return null;
+        Node d = m1.Inputs[0], inv = m1.Inputs[1];
+        if (d.Operation is not SubOp || !doubleUse.Contains(d)) return null;
+        Node x = d.Inputs[0], mean = d.Inputs[1];
+        int rank = x.Rank;
+        if (rank == 0 || x.Shape[^1] <= 0 || !LastAxisMean(mean, x, rank, singleUse)) return null;
+        if (inv.Operation is not ReciprocalOp || !singleUse.Contains(inv)) return null;
+        var sqrt = inv.Inputs[0];
+        if (sqrt.Operation is not SqrtOp || !singleUse.Contains(sqrt)) return null;
+        var add = sqrt.Inputs[0];
+        if (add.Operation is not AddOp || !singleUse.Contains(add)) return null;
+        Node variance = add.Inputs[0], eps = add.Inputs[1];
+        if (eps.Kind != NodeKind.Constant || eps.DType != DType.Float32 || eps.Value!.Length != 1 || eps.Rank > 1) return null;
+        if (variance.Operation is not MeanOp || !LastAxisMean(variance, variance.Inputs[0], rank, singleUse)) return null;
+        var square = variance.Inputs[0];
+        if (square.Operation is not SquareOp || !singleUse.Contains(square) || square.Inputs[0] != d) return null;
+        int n = x.Shape[^1];
+        foreach (var v in new[] { scale, bias })
+            if (v.DType != DType.Float32 || v.Rank != 1 || v.Shape[0] != n) return null;
+        return (x, scale, bias, (float)eps.Value.GetDouble(0));
+    }
+
+    /// <summary>mean is ReduceMean(x) over the last axis only, keeping it, read once.</summary>
+    private static bool LastAxisMean(Node mean, Node x, int rank, HashSet<Node> singleUse) =>
+        mean.Operation is MeanOp { KeepDims: true } op && singleUse.Contains(mean) && mean.Inputs[0] == x
+        && op.Axes is { Length: 1 } a && (a[0] == rank - 1 || a[0] == -1);
+
+    /// <summary>A float32 constant holding one value equal to <paramref name="value"/>, of no higher rank than 1-sized broadcasting allows.</summary>
+    private static bool IsScalar(Node c, double value) =>
+        c.Kind == NodeKind.Constant && c.DType == DType.Float32 && c.Value!.Length == 1 && c.Rank <= 1 && c.Value.GetDouble(0) == value;
+
     /// <summary>A matrix product still open to fusion (no activation yet): x · w [+ bias], w a matrix.</summary>
     private sealed record OpenLinearProduct(Node X, Node W, Node? Bias);
 
@@ -211,7 +310,7 @@ public static class InferenceFusion
         return n.Operation switch
         {
             MatMulOp when ins[1].Rank == 2 => new OpenLinearProduct(ins[0], ins[1], null),
-            FusedLinearOp f when f.Activation.Activation == ConvActivation.None => new OpenLinearProduct(ins[0], ins[1], f.HasBias ? ins[2] : null),
+            FusedLinearOp f when f.Activation.Activation == ConvActivation.None && !f.Gelu => new OpenLinearProduct(ins[0], ins[1], f.HasBias ? ins[2] : null),
             _ => null,
         };
     }
@@ -235,7 +334,7 @@ public static class InferenceFusion
     }
 
     private static Node BuildLinear(Graph g, OpenLinearProduct p, ConvEpilogue activation) =>
-        g.Apply(new FusedLinearOp(p.Bias is not null, activation), p.Bias is null ? [p.X, p.W] : [p.X, p.W, p.Bias]);
+        g.Apply(new FusedLinearOp(p.Bias is not null, activation, constantWeight: p.W.Kind == NodeKind.Constant), p.Bias is null ? [p.X, p.W] : [p.X, p.W, p.Bias]);
 
     private static Node Build(Graph g, OpenConv c, ConvEpilogue epilogue)
     {

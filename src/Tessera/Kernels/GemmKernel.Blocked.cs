@@ -88,16 +88,21 @@ public static partial class GemmKernel
     /// Single-threaded packed, cache-blocked GEMM on (sub-)matrices. When <paramref name="packedA"/> is not null,
     /// A was packed ahead of time (<see cref="PackedGemmOperand{T}"/>): k-block pc starts at packedA + pc·mPad and
     /// row i of this sub-problem sits at + (rowOffset + i)·kc within it; a/lda/transA are then unused.
+    /// Likewise a pre-packed B (<see cref="PackedGemmOperandB{T}"/>): k-block pc starts at packedB + pc·nPad and
+    /// column j of this sub-problem sits at + (colOffset + j)·kc within it; b/ldb/transB are then unused.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Blocked<T>(in Tiling t, bool transA, bool transB, int m, int n, int k, T alpha,
-        T* a, int lda, T* b, int ldb, T beta, T* c, int ldc, T* packedA = null, int mPad = 0, int rowOffset = 0)
+        T* a, int lda, T* b, int ldb, T beta, T* c, int ldc, T* packedA = null, int mPad = 0, int rowOffset = 0,
+        T* packedB = null, int nPad = 0, int colOffset = 0)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int MR = t.MR, NR = t.NR, KC = t.KC, NC = t.NC;
+        int MR = t.MR, NR = t.NR, KC = t.KC;
         // Row blocks are whole micro-panels: a pre-packed A can only be entered there, and it keeps the split
         // into full and edge tiles (which round alpha/beta differently) the same with and without pre-packing.
+        // Column blocks likewise, for a pre-packed B.
         int MC = Math.Max(MR, t.MC / MR * MR);
+        int NC = Math.Max(NR, t.NC / NR * NR);
         var kind = t.Kind;
 
         int kcMax = Math.Min(KC, k);
@@ -105,7 +110,7 @@ public static partial class GemmKernel
         int mcMax = RoundUp(Math.Min(MC, m), MR);
         int ncMax = RoundUp(Math.Min(NC, n), NR);
         T* ap = packedA == null ? PackBuffers<T>.A(mcMax * kcMax) : null;
-        T* bp = PackBuffers<T>.B(ncMax * kcMax);
+        T* bp = packedB == null ? PackBuffers<T>.B(ncMax * kcMax) : null;
         T* tile = stackalloc T[MR * NR];
 
         // One row block (m <= MC): pack A once per k-block, then pack each B micro-panel right before
@@ -122,6 +127,7 @@ public static partial class GemmKernel
                 T betaEff = pc == 0 ? beta : T.One;
                 T* bsrc = transB ? b + (long)jc * ldb + pc : b + (long)pc * ldb + jc;
                 T* aBlock = packedA + (long)pc * mPad + (long)rowOffset * kc;
+                T* bBlock = packedB + (long)pc * nPad + (long)(colOffset + jc) * kc;
                 if (fused)
                 {
                     T* am = ap;
@@ -130,13 +136,16 @@ public static partial class GemmKernel
                     for (int jr = 0; jr < nc; jr += NR)
                     {
                         int nr = Math.Min(NR, nc - jr);
-                        PackB(kind, transB, bsrc + (transB ? (long)jr * ldb : jr), ldb, kc, nr, bp, NR);
-                        SweepA(in t, m, nr, kc, am, bp, c + jc + jr, ldc, alpha, betaEff, tile);
+                        T* panel = bp;
+                        if (packedB == null) PackB(kind, transB, bsrc + (transB ? (long)jr * ldb : jr), ldb, kc, nr, bp, NR);
+                        else panel = bBlock + (long)jr * kc;
+                        SweepA(in t, m, nr, kc, am, panel, c + jc + jr, ldc, alpha, betaEff, tile);
                     }
                     continue;
                 }
 
-                PackB(kind, transB, bsrc, ldb, kc, nc, bp, NR);
+                if (packedB == null) PackB(kind, transB, bsrc, ldb, kc, nc, bp, NR);
+                else bp = bBlock;
                 for (int ic = 0; ic < m; ic += MC)
                 {
                     int mc = Math.Min(MC, m - ic);

@@ -120,13 +120,13 @@ public static partial class GemmKernel
     // ---------------------------------------------------------------- threading
 
     private static unsafe void Threaded<T>(in Tiling tiling, int threads, bool transA, bool transB, int m, int n, int k, T alpha,
-        T* a, int lda, T* b, int ldb, T beta, T* c, int ldc, T* packedA = null, int mPad = 0)
+        T* a, int lda, T* b, int ldb, T beta, T* c, int ldc, T* packedA = null, int mPad = 0, T* packedB = null, int nPad = 0)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int mr = tiling.MR, nr = tiling.NR;
         if (UseKSplit(in tiling, threads, m, n, k))
         {
-            KSplit(in tiling, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, packedA, mPad);
+            KSplit(in tiling, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, packedA, mPad, packedB, nPad);
             return;
         }
         // Cut C into a grid of independent rectangles (each runs the full packed algorithm) and let the
@@ -146,11 +146,11 @@ public static partial class GemmKernel
         int tasks = gm * gn;
         if (tasks == 1)
         {
-            Blocked(in tiling, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, packedA, mPad);
+            Blocked(in tiling, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, packedA, mPad, 0, packedB, nPad);
             return;
         }
 
-        nint pa = (nint)a, pb = (nint)b, pc = (nint)c, pp = (nint)packedA;
+        nint pa = (nint)a, pb = (nint)b, pc = (nint)c, pp = (nint)packedA, ppb = (nint)packedB;
         var t = tiling;
         int next = -1;
         int workers = Math.Min(threads, tasks);
@@ -164,9 +164,9 @@ public static partial class GemmKernel
                 Split(n, gn, nr, tj, out int j0, out int j1);
                 if (i1 <= i0 || j1 <= j0) continue;
                 T* sa = (T*)pa + (transA ? i0 : (long)i0 * lda);
-                T* sb = (T*)pb + (transB ? (long)j0 * ldb : j0);
+                T* sb = ppb != 0 ? null : (T*)pb + (transB ? (long)j0 * ldb : j0);
                 T* sc = (T*)pc + (long)i0 * ldc + j0;
-                Blocked(in t, transA, transB, i1 - i0, j1 - j0, k, alpha, sa, lda, sb, ldb, beta, sc, ldc, (T*)pp, mPad, i0);
+                Blocked(in t, transA, transB, i1 - i0, j1 - j0, k, alpha, sa, lda, sb, ldb, beta, sc, ldc, (T*)pp, mPad, i0, (T*)ppb, nPad, j0);
             }
         });
     }
@@ -191,27 +191,28 @@ public static partial class GemmKernel
     /// entered at a k-block boundary.
     /// </summary>
     private static unsafe void KSplit<T>(in Tiling tiling, int parts, bool transA, bool transB, int m, int n, int k, T alpha,
-        T* a, int lda, T* b, int ldb, T beta, T* c, int ldc, T* packedA, int mPad)
+        T* a, int lda, T* b, int ldb, T beta, T* c, int ldc, T* packedA, int mPad, T* packedB, int nPad)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var partials = new T[parts - 1][];
         for (int i = 0; i < partials.Length; i++) partials[i] = GC.AllocateUninitializedArray<T>(m * n, pinned: true);
-        nint pa = (nint)a, pb = (nint)b, pc = (nint)c, pp = (nint)packedA;
+        nint pa = (nint)a, pb = (nint)b, pc = (nint)c, pp = (nint)packedA, ppb = (nint)packedB;
         var t = tiling;
         KernelThreads.For(parts, parts, part =>
         {
             Split(k, parts, t.KC, part, out int k0, out int k1);
             if (k1 <= k0) return;   // cannot happen while kBlocks >= parts, but keeps the partial defined
             T* sa = (T*)pa + (transA ? (long)k0 * lda : k0);
-            T* sb = (T*)pb + (transB ? k0 : (long)k0 * ldb);
+            T* sb = ppb != 0 ? null : (T*)pb + (transB ? k0 : (long)k0 * ldb);
             T* sp = pp == 0 ? null : (T*)pp + (long)k0 * mPad;
+            T* spb = ppb == 0 ? null : (T*)ppb + (long)k0 * nPad;
             if (part == 0)
             {
-                Blocked(in t, transA, transB, m, n, k1 - k0, alpha, sa, lda, sb, ldb, beta, (T*)pc, ldc, sp, mPad);
+                Blocked(in t, transA, transB, m, n, k1 - k0, alpha, sa, lda, sb, ldb, beta, (T*)pc, ldc, sp, mPad, 0, spb, nPad);
                 return;
             }
             fixed (T* dst = partials[part - 1])
-                Blocked(in t, transA, transB, m, n, k1 - k0, alpha, sa, lda, sb, ldb, T.Zero, dst, n, sp, mPad);
+                Blocked(in t, transA, transB, m, n, k1 - k0, alpha, sa, lda, sb, ldb, T.Zero, dst, n, sp, mPad, 0, spb, nPad);
         });
         for (int p = 0; p < partials.Length; p++)
         {

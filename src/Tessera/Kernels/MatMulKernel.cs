@@ -40,19 +40,33 @@ public static class MatMulKernel
         var ad = a.Data<T>();
         var bd = b.Data<T>();
         int batches = ShapeMath.Count(ybatch);
-        var index = new int[batchRank];
-        for (int bi = 0; bi < batches; bi++)
+        int aOffset = a._offset, bOffset = b._offset, yOffset = y._offset;
+        void One(int bi)
         {
-            int oa = a._offset, ob = b._offset;
-            for (int d = 0; d < batchRank; d++) { oa += index[d] * sa[d]; ob += index[d] * sbb[d]; }
-            Gemm<T>(ta, tb2, m, n, k, ad.AsSpan(oa), lda, bd.AsSpan(ob), ldb2, ys.AsSpan(y._offset + bi * m * n));
+            int oa = aOffset, ob = bOffset, rest = bi;
             for (int d = batchRank - 1; d >= 0; d--)
             {
-                if (++index[d] < ybatch[d]) break;
-                index[d] = 0;
+                int i = rest % ybatch[d];
+                rest /= ybatch[d];
+                oa += i * sa[d];
+                ob += i * sbb[d];
             }
+            Gemm<T>(ta, tb2, m, n, k, ad.AsSpan(oa), lda, bd.AsSpan(ob), ldb2, ys.AsSpan(yOffset + bi * m * n));
         }
+        // Many small products (attention: one per head, 128×128×64): one product per thread at a time, each
+        // single-threaded (a GEMM started inside the pool's loop runs on its caller), instead of a fork/join per
+        // product that splits a 1 M multiply-add GEMM over the threads.
+        int threads = GemmKernel.MaxThreads;
+        if (threads > 1 && batches >= 2 && (long)m * n * k <= BatchParallelWork)
+        {
+            KernelThreads.For(batches, threads, One);
+            return;
+        }
+        for (int bi = 0; bi < batches; bi++) One(bi);
     }
+
+    /// <summary>Per-product m·n·k up to which a batched MatMul runs its products in parallel rather than each threaded.</summary>
+    internal static long BatchParallelWork { get; set; } = 256L * 256 * 256;
 
     /// <summary>Strides of t's batch axes aligned to the output batch shape, 0 where broadcast.</summary>
     private static int[] BatchStrides(Tensor t, int[] batch)

@@ -112,6 +112,80 @@ public sealed class GemmKernelAvx512Tests
         }
     }
 
+    [Theory]
+    [InlineData(1, 1, 1, false, false)]
+    [InlineData(12, 32, 256, false, false)]
+    [InlineData(13, 33, 257, true, false)]
+    [InlineData(128, 1536 / 8, 512 / 4, false, false)]   // a transformer's QKV projection, shortened
+    [InlineData(100, 70, 600, true, true)]
+    [InlineData(300, 49, 40, false, true)]
+    public void Packed_B_is_bit_identical_to_unpacked(int m, int n, int k, bool ta, bool tb)
+    {
+        foreach (var kind in new[] { GemmKernelKind.Avx512, GemmKernelKind.Avx2, GemmKernelKind.Portable })
+            foreach (int threads in new[] { 1, 2 })
+                foreach (bool tiny in new[] { false, true })   // tiny: several NC and KC blocks, the non-fused loop
+                {
+                    var (a, lda, b, ldb, c, ldc) = Operands(m, n, k, ta, tb, pad: 3, seed: m + n + k);
+                    var c2 = (float[])c.Clone();
+                    PackedGemmOperandB<float>? packed = null;
+                    Run(kind, threads, () =>
+                    {
+                        GemmKernel.Sgemm(ta, tb, m, n, k, 0.75f, a, lda, b, ldb, -0.5f, c, ldc);
+                        packed = GemmKernel.PackB(tb, k, n, b, ldb);
+                        GemmKernel.SgemmPackedB(ta, m, 0.75f, a, lda, packed, -0.5f, c2, ldc);
+                    }, tiny);
+                    Assert.Equal(Math.Min((int)kind, (int)GemmKernel.ActiveKernel), (int)packed!.Kernel);
+                    Assert.Equal((k, n), (packed.Depth, packed.Cols));
+                    int bad = Enumerable.Range(0, c.Length).FirstOrDefault(x => c[x] != c2[x], -1);
+                    Assert.True(bad < 0, $"{kind}, {threads} threads, tiny {tiny}: C[{bad / ldc},{bad % ldc}] {(bad < 0 ? 0 : c[bad])} vs {(bad < 0 ? 0 : c2[bad])}");
+                }
+    }
+
+    [Fact]
+    public void Packed_B_split_over_k_matches_unpacked_and_reference()
+    {
+        const int m = 7, n = 40, k = 1500;
+        foreach (var kind in new[] { GemmKernelKind.Avx512, GemmKernelKind.Avx2, GemmKernelKind.Portable })
+        {
+            var (a, lda, b, ldb, c, ldc) = Operands(m, n, k, true, false, pad: 2, seed: 11);
+            var expected = Reference(true, false, m, n, k, -0.5f, a, lda, b, ldb, 2f, c, ldc);
+            var c2 = (float[])c.Clone();
+            Run(kind, 3, () =>
+            {
+                GemmKernel.KSplitTilesPerThread = 1000;
+                GemmKernel.Sgemm(true, false, m, n, k, -0.5f, a, lda, b, ldb, 2f, c, ldc);
+                GemmKernel.SgemmPackedB(true, m, -0.5f, a, lda, GemmKernel.PackB(false, k, n, b, ldb), 2f, c2, ldc);
+            });
+            for (int x = 0; x < c.Length; x++)
+            {
+                Assert.True(Math.Abs(c2[x] - expected[x]) <= 2e-4 * (1 + Math.Abs(expected[x])), $"{kind} [{x}]: {c2[x]} vs {expected[x]}");
+                Assert.Equal(c[x], c2[x]);
+            }
+        }
+    }
+
+    [Fact]
+    public void Packed_B_double_matches_reference_and_bad_input_throws()
+    {
+        const int m = 25, n = 19, k = 40;
+        var rng = new Random(4);
+        var a = Enumerable.Range(0, m * k).Select(_ => rng.NextDouble() - 0.5).ToArray();
+        var b = Enumerable.Range(0, k * n).Select(_ => rng.NextDouble() - 0.5).ToArray();
+        var c = new double[m * n];
+        GemmKernel.DgemmPackedB(false, m, 1.0, a, k, GemmKernel.PackB(false, k, n, b, n), 0.0, c, n);
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+            {
+                double s = 0;
+                for (int p = 0; p < k; p++) s += a[i * k + p] * b[p * n + j];
+                Assert.Equal(s, c[i * n + j], 1e-12);
+            }
+        Assert.Throws<ArgumentException>(() => GemmKernel.PackB(false, k, n, new float[k * n - 1], n));
+        var packed = GemmKernel.PackB(false, 4, 3, new float[12], 3);
+        Assert.Throws<ArgumentException>(() => GemmKernel.SgemmPackedB(false, 2, 1f, new float[7], 4, packed, 0f, new float[6], 3));
+        Assert.Throws<ArgumentException>(() => GemmKernel.SgemmPackedB(false, 2, 1f, new float[8], 4, packed, 0f, new float[5], 3));
+    }
+
     [Fact]
     public void Packed_operand_keeps_the_kernel_it_was_packed_for()
     {
