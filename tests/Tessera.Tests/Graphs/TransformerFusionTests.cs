@@ -265,6 +265,31 @@ public class TransformerFusionTests
     }
 
     [Fact]
+    public void Copies_of_a_fused_graph_share_one_packed_weight()
+    {
+        var g = new Graph();
+        var x = g.Input(DType.Float32, [64, 300], "x");
+        var w = g.Constant(Tensor.RandomNormal(20, DType.Float32, 0, 0.2, 300, 70));
+        var y = Add(MatMul(x, w), g.Constant(Tensor.RandomNormal(21, DType.Float32, 0, 1, 70)));
+        var input = Tensor.RandomNormal(22, DType.Float32, 0, 1, 64, 300);
+        var packs = new List<object?>();
+        var outputs = new List<float[]>();
+        for (int copy = 0; copy < 2; copy++)   // as a model's pooled instances or its per-shape plans
+        {
+            var fused = InferenceFusion.Fuse(g, [y], out var map);
+            var op = Assert.IsType<FusedLinearOp>(map[y].Operation);
+            Graph.Let(map[x], input);
+            using var machine = new TapeMachine(fused, map[y]);
+            machine.RunAll();
+            packs.Add(op.PackedWeight);
+            outputs.Add(map[y].Value!.ToArray<float>());
+        }
+        Assert.NotNull(packs[0]);
+        Assert.Same(packs[0], packs[1]);
+        Assert.Equal(outputs[0], outputs[1]);
+    }
+
+    [Fact]
     public void Per_head_products_in_parallel_equal_one_at_a_time()
     {
         var q = Tensor.RandomNormal(14, DType.Float32, 0, 1, 8, 128, 64);

@@ -21,6 +21,17 @@ public sealed class FusedLinearOp(bool hasBias, ConvEpilogue activation, bool co
 {
     private readonly MatMulOp _matMul = new();
     private PackedGemmOperandB<float>? _packed;
+
+    /// <summary>
+    /// Packings by the constant weight they were made from: a model's pooled instances and per-shape plans share the
+    /// initializer tensors, so they share one packing (a transformer's packed weights are as large as the model).
+    /// </summary>
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Tensor, SharedPack> SharedPacks = new();
+
+    private sealed record SharedPack(GemmKernelKind Kind, PackedGemmOperandB<float> Packed);
+
+    /// <summary>The packed weight in use (null before the first packed run); for tests.</summary>
+    internal object? PackedWeight => _packed;
     private Tensor? _packedFrom;
     private GemmKernelKind _packedKind;
 
@@ -117,12 +128,17 @@ public sealed class FusedLinearOp(bool hasBias, ConvEpilogue activation, bool co
         if (rows <= GemvKernel.MaxRows || (long)rows * n * k < GemmKernel.SmallThreshold) return false;
         if (_packed is null || !ReferenceEquals(_packedFrom, w) || _packedKind != GemmKernel.ActiveKernel)
         {
-            MatMulKernel.MatrixLayout(k, n, w._strides[0], w._strides[1], out bool tb, out int ldb, out bool ok);
-            var wm = ok ? w : w.Contiguous();
-            if (!ok) MatMulKernel.MatrixLayout(k, n, wm._strides[0], wm._strides[1], out tb, out ldb, out _);
-            _packed = GemmKernel.PackB(tb, k, n, wm.Data<float>().AsSpan(wm._offset), ldb);
+            if (!SharedPacks.TryGetValue(w, out var shared) || shared.Kind != GemmKernel.ActiveKernel)
+            {
+                MatMulKernel.MatrixLayout(k, n, w._strides[0], w._strides[1], out bool tb, out int ldb, out bool ok);
+                var wm = ok ? w : w.Contiguous();
+                if (!ok) MatMulKernel.MatrixLayout(k, n, wm._strides[0], wm._strides[1], out tb, out ldb, out _);
+                shared = new SharedPack(GemmKernel.ActiveKernel, GemmKernel.PackB(tb, k, n, wm.Data<float>().AsSpan(wm._offset), ldb));
+                SharedPacks.AddOrUpdate(w, shared);
+            }
+            _packed = shared.Packed;
             _packedFrom = w;
-            _packedKind = GemmKernel.ActiveKernel;
+            _packedKind = shared.Kind;
         }
         GemmKernel.SgemmPackedB(false, rows, 1f, x.Data<float>().AsSpan(x._offset, x.Length), k, _packed, 0f,
             y.Data<float>().AsSpan(y._offset, y.Length), n);
