@@ -11,7 +11,7 @@ namespace Tessera.Graphs;
 /// <item>Conv2d / fused Conv2d with constant weights and bias, groups 1 → <see cref="NchwcConv2dOp"/> (weights packed
 /// now, once); with ≤ <see cref="NchwcConv.MaxPlainInputChannels"/> input channels it reads the plain NCHW input.</item>
 /// <item>Depthwise convolutions (groups = C = K) with constant weights → <see cref="NchwcDepthwiseConv2dOp"/>.</item>
-/// <item>Max pooling of a blocked value → <see cref="NchwcMaxPoolOp"/>.</item>
+/// <item>Max and average pooling of a blocked value → <see cref="NchwcMaxPoolOp"/>, <see cref="NchwcAveragePoolOp"/>.</item>
 /// <item>Mean over H and W of a blocked value → <see cref="NchwcGlobalAveragePoolOp"/> (its result is plain).</item>
 /// <item>Elementwise unary ops with a finite value at 0 (Relu, Sigmoid, HardSwish, Clip …) of a blocked value, and
 /// Add/Sub/Mul of a blocked value with a same-channel 4-D tensor broadcast over N, H, W (residuals,
@@ -117,14 +117,20 @@ public static class NchwcLayout
                 case Pool2dOp { IsMax: true } p when _blocked.TryGetValue(ins[0], out var bx):
                     _blocked[node] = (Graph.Apply(new NchwcMaxPoolOp(bx.Channels, p.Kernel, p.Window), bx.Node), bx.Channels);
                     return;
+                case Pool2dOp { IsMax: false } p when _blocked.TryGetValue(ins[0], out var ba):
+                    _blocked[node] = (Graph.Apply(new NchwcAveragePoolOp(ba.Channels, p.Kernel, p.Window, p.CountIncludePad), ba.Node), ba.Channels);
+                    return;
                 case MeanOp m when ins[0].Rank == 4 && _blocked.TryGetValue(ins[0], out var bm) && m.ResolveAxes(4).SequenceEqual([2, 3]):
                     _plain[node] = Graph.Apply(new NchwcGlobalAveragePoolOp(bm.Channels, m.KeepDims), bm.Node);
                     return;
                 case Operation u when ins.Count == 1 && ZeroSafeUnary(u) && node.DType == DType.Float32 && _blocked.TryGetValue(ins[0], out var bu):
                     _blocked[node] = (Graph.Apply(u, bu.Node), bu.Channels);
                     return;
+                case AddOp when ChannelBinary(node) is { } channels && ChannelAffine(node, channels) is { } affine:
+                    _blocked[node] = (affine, channels);
+                    return;
                 case AddOp or SubOp or MulOp when ChannelBinary(node) is { } channels:
-                    _blocked[node] = (Graph.Apply(node.Operation!, Blocked(ins[0], channels), Blocked(ins[1], channels)), channels);
+                    _blocked[node] = (Graph.Apply(node.Operation!, ChannelOperand(ins[0], channels), ChannelOperand(ins[1], channels)), channels);
                     return;
                 case ConcatOp cat when ConcatOfConvs(node, cat) is { } convs:
                     _blocked[node] = (Graph.Apply(new NchwcConcatConvOp([.. convs.Select(c => c.Part)]), [.. convs.Select(c => c.X)]),
@@ -192,13 +198,52 @@ public static class NchwcLayout
         private int? ChannelBinary(Node node)
         {
             var (a, b) = (node.Inputs[0], node.Inputs[1]);
-            if (node.DType != DType.Float32 || a.Rank != 4 || b.Rank != 4 || node.Rank != 4) return null;
+            if (node.DType != DType.Float32 || node.Rank != 4 || Rank4(a) is not { } sa || Rank4(b) is not { } sb) return null;
             if (!_blocked.ContainsKey(a) && !_blocked.ContainsKey(b)) return null;
             int c = node.Shape[1];
-            if (c <= 0 || a.Shape[1] != c || b.Shape[1] != c) return null;
+            if (c <= 0 || sa[1] != c || sb[1] != c) return null;
             foreach (int axis in new[] { 0, 2, 3 })
-                if (!SizeOrOne(a.Shape[axis], node.Shape[axis]) || !SizeOrOne(b.Shape[axis], node.Shape[axis])) return null;
+                if (!SizeOrOne(sa[axis], node.Shape[axis]) || !SizeOrOne(sb[axis], node.Shape[axis])) return null;
             return c;
+        }
+
+        /// <summary>
+        /// Add(Mul(x, scale), shift) with x blocked, scale and shift per-channel constants and the Mul read only here
+        /// → one <see cref="NchwcChannelAffineOp"/> (the Mul's own node stays unused); else null.
+        /// </summary>
+        private Node? ChannelAffine(Node add, int channels)
+        {
+            var (m, shift) = add.Inputs[0].Operation is MulOp ? (add.Inputs[0], add.Inputs[1]) : (add.Inputs[1], add.Inputs[0]);
+            if (m.Operation is not MulOp || uses.GetValueOrDefault(m) != 1 || !PerChannelConstant(shift, channels)) return null;
+            var (x, scale) = PerChannelConstant(m.Inputs[1], channels) ? (m.Inputs[0], m.Inputs[1]) : (m.Inputs[1], m.Inputs[0]);
+            if (!PerChannelConstant(scale, channels) || !_blocked.TryGetValue(x, out var bx) || x.Rank != 4 || !x.Shape.AsSpan().SequenceEqual(add.Shape))
+                return null;
+            return Graph.Apply(new NchwcChannelAffineOp(channels), bx.Node, ChannelOperand(scale, channels), ChannelOperand(shift, channels));
+        }
+
+        private static bool PerChannelConstant(Node n, int channels) =>
+            n.Kind == NodeKind.Constant && n.DType == DType.Float32 && Rank4(n) is { } s && s[0] == 1 && s[1] == channels && s[2] == 1 && s[3] == 1;
+
+        /// <summary>
+        /// A 4-D operand's shape; a constant of lower rank (a batch norm's per-channel [C, 1, 1]) as it broadcasts,
+        /// with leading 1s. Else null.
+        /// </summary>
+        private static int[]? Rank4(Node n) =>
+            n.Rank == 4 ? n.Shape
+            : n.Kind == NodeKind.Constant && n.Rank < 4 ? [.. Enumerable.Repeat(1, 4 - n.Rank), .. n.Shape]
+            : null;
+
+        /// <summary>An operand of a blocked channel op: values blocked (once), constants blocked now rather than every run.</summary>
+        private Node ChannelOperand(Node n, int channels)
+        {
+            if (_blocked.ContainsKey(n) || n.Kind != NodeKind.Constant) return Blocked(n, channels);
+            var plain = n.Value!.Contiguous().Reshape(Rank4(n)!);
+            var convert = new ToNchwcOp(channels);
+            var blocked = Tensor.Empty(DType.Float32, convert.InferType([new TensorType(DType.Float32, plain.ShapeArray())]).Shape);
+            convert.Forward([plain], blocked);
+            var node = Graph.Constant(blocked, n.Name);
+            _blocked[n] = (node, channels);
+            return node;
         }
 
         private static bool SizeOrOne(int d, int full) => d == full || d == 1;

@@ -41,6 +41,53 @@ public static unsafe class NchwcPool
         });
     }
 
+    /// <summary>
+    /// Average pooling of x [N, ⌈C/16⌉, H, W, 16] into y (g.K is ignored), with the same windows and divisors as
+    /// <see cref="Pool2dKernel.AvgForward{T}"/> (its AvgWindow), summing in the same order, so results are equal.
+    /// </summary>
+    public static void AverageForward(in Conv2dGeometry g, bool countIncludePad, float* x, float* y)
+    {
+        var geo = g;
+        int planes = g.N * NchwcConv.Blocks(g.C);
+        nint ax = (nint)x, ay = (nint)y;
+        Conv2dKernel.For(planes * g.OutH, (long)g.OutW * g.R * g.S * B, job =>
+        {
+            int plane = job / geo.OutH, oh = job % geo.OutH;
+            float* xp = (float*)ax + (long)plane * geo.H * geo.W * B;
+            float* yr = (float*)ay + ((long)plane * geo.OutH + oh) * geo.OutW * B;
+            for (int ow = 0; ow < geo.OutW; ow++)
+            {
+                Pool2dKernel.AvgWindow(geo, countIncludePad, oh, ow, out int h0, out int w0,
+                    out int rlo, out int rhi, out int slo, out int shi, out int divisor);
+                var sum = Vector512<float>.Zero;
+                for (int r = rlo; r < rhi; r++)
+                {
+                    float* row = xp + ((long)(h0 + r * geo.DilationH) * geo.W + w0) * B;
+                    for (int s = slo; s < shi; s++) sum += Vector512.Load(row + (long)s * geo.DilationW * B);
+                }
+                (divisor == 0 ? Vector512<float>.Zero : sum / Vector512.Create((float)divisor)).Store(yr + ow * B);
+            }
+        });
+    }
+
+    /// <summary>
+    /// y = x·scale + shift per channel on x [N, ⌈C/16⌉, HW, 16], scale and shift blocked [⌈C/16⌉·16] (padding
+    /// channels zero, so they stay zero): an inference batch norm that no convolution could absorb (densenet's
+    /// pre-activations), one fused multiply-add per 16 channels of a pixel.
+    /// </summary>
+    public static void ChannelAffine(float* x, float* scale, float* shift, float* y, int n, int blocks, int hw)
+    {
+        nint ax = (nint)x, ay = (nint)y, ascale = (nint)scale, ashift = (nint)shift;
+        Conv2dKernel.For(n * blocks, (long)hw * B, plane =>
+        {
+            int b = plane % blocks;
+            var s = Vector512.Load((float*)ascale + b * B);
+            var t = Vector512.Load((float*)ashift + b * B);
+            float* xp = (float*)ax + (long)plane * hw * B, yp = (float*)ay + (long)plane * hw * B;
+            for (int q = 0; q < hw; q++) Vector512.FusedMultiplyAdd(Vector512.Load(xp + (long)q * B), s, t).Store(yp + (long)q * B);
+        });
+    }
+
     /// <summary>Mean over H·W of x [N, ⌈C/16⌉, H, W, 16] into y [N, C] (padding channels dropped).</summary>
     public static void GlobalAverage(float* x, int n, int c, int hw, float* y)
     {

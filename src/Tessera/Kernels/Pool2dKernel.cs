@@ -274,7 +274,7 @@ public static unsafe partial class Pool2dKernel
         }
     }
 
-    private static void AvgWindow(in Conv2dGeometry g, bool countIncludePad, int oh, int ow,
+    internal static void AvgWindow(in Conv2dGeometry g, bool countIncludePad, int oh, int ow,
         out int h0, out int w0, out int rlo, out int rhi, out int slo, out int shi, out int divisor)
     {
         h0 = oh * g.StrideH - g.PadTop;

@@ -185,6 +185,8 @@ public static partial class OnnxOperators
             };
             if (c.Opset < 11)
                 return One(c.Graph.Apply(new PadModeOp(c.Ints("pads") ?? c.Ints("paddings") ?? [], mode, c.Float("value", 0)), x));
+            // PyTorch exports AvgPool2d with a Pad of all-zero pads in front: nothing to copy.
+            if (c.ConstantInput(1) is { } pads && OnnxNodeContext.Longs(pads).All(p => p == 0) && c.Input(3) is null) return One(x);
             var ps = new List<Node> { c.Required(1) };
             if (c.Input(2) is { } value) ps.Add(value);
             if (c.Input(3) is not null) throw c.Unsupported("the axes input");

@@ -77,6 +77,42 @@ public class NchwcLayoutTests
     }
 
     [Fact]
+    public void Densenet_transition_pools_and_pre_activation_batch_norms_stay_blocked()
+    {
+        // conv → average pool (a densenet transition) → concat → per-channel scale and shift, Relu (a pre-activation
+        // batch norm) → conv: the pool and the channel ops keep the blocked layout (their constants blocked once, at
+        // rewrite time), so nothing is converted between the convolutions.
+        var g = new Graph();
+        var x = g.Input(DType.Float32, [-1, 16, 10, 10], "x");
+        var t = Conv2d(x, Const(g, 1, 32, 16, 1, 1));
+        var p = AvgPool2d(t, [2, 2], [2, 2]);
+        var cat = Concat(1, p, Conv2d(p, Const(g, 2, 16, 32, 3, 3), pads: [1, 1, 1, 1]));
+        var pre = Relu(Add(Mul(cat, Const(g, 3, 48, 1, 1)), Const(g, 4, 1, 48, 1, 1)));   // [C, 1, 1] as imported, and 4-D
+        var y = Conv2d(pre, Const(g, 5, 8, 48, 1, 1));
+        var input = Tensor.RandomNormal(13, DType.Float32, 0, 1, 2, 16, 10, 10);
+        var expected = Run(g, x, y, input);
+        var blocked = NchwcLayout.Apply(g, [y], out var map);
+        AssertClose(expected, Run(blocked, map[x], map[y], input));
+        var needed = new HashSet<Node>();
+        var stack = new Stack<Node>([map[y]]);
+        while (stack.Count > 0) { var n = stack.Pop(); if (needed.Add(n)) foreach (var i in n.Inputs) stack.Push(i); }
+        var ops = blocked.Nodes.Where(n => n.Kind == NodeKind.Operation && needed.Contains(n)).Select(n => n.Operation!.Name).ToList();
+        Assert.Equal(["ToNchwc", "NchwcConv", "NchwcAvgPool", "NchwcConv", "Concat", "NchwcChannelAffine", "Relu", "NchwcConv", "FromNchwc"], ops);
+
+        // The scale also read elsewhere, or a shift that is not per channel: Mul and Add stay separate (still blocked).
+        var g2 = new Graph();
+        var x2 = g2.Input(DType.Float32, [-1, 16, 6, 6], "x");
+        var c2 = Conv2d(x2, Const(g2, 6, 32, 16, 1, 1));
+        var scaled = Mul(c2, Const(g2, 7, 32, 1, 1));
+        var y2 = Add(Add(scaled, Const(g2, 8, 1, 32, 6, 6)), scaled);
+        var input2 = Tensor.RandomNormal(14, DType.Float32, 0, 1, 1, 16, 6, 6);
+        var expected2 = Run(g2, x2, y2, input2);
+        var blocked2 = NchwcLayout.Apply(g2, [y2], out var map2);
+        AssertClose(expected2, Run(blocked2, map2[x2], map2[y2], input2));
+        Assert.DoesNotContain("NchwcChannelAffine", blocked2.Nodes.Where(n => n.Kind == NodeKind.Operation).Select(n => n.Operation!.Name));
+    }
+
+    [Fact]
     public void Fire_module_expands_write_into_their_concat_without_a_copy()
     {
         // squeezenet's fire module: squeeze 1×1 → (expand 1×1, expand 3×3) → channel concat → next squeeze.

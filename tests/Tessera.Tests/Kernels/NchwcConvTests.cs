@@ -217,7 +217,7 @@ public class NchwcDepthwiseTests
     }
 }
 
-/// <summary>Blocked max and global average pooling against the NCHW kernels.</summary>
+/// <summary>Blocked max, average and global average pooling against the NCHW kernels.</summary>
 public class NchwcPoolTests
 {
     [Theory]
@@ -244,6 +244,34 @@ public class NchwcPoolTests
             NchwcConv.FromBlocked(pyb, 2, c, p, py);
         }
         Assert.Equal(expected, y);
+    }
+
+    [Theory]
+    [InlineData(40, 8, 8, 2, 2, 0, 0, 0, 0, false)]   // densenet's transition pool
+    [InlineData(20, 13, 11, 3, 2, 1, 1, 2, 2, false)]  // padding and ceil-mode overhang: clipped divisors
+    [InlineData(20, 13, 11, 3, 2, 1, 1, 2, 2, true)]   // count_include_pad: divisors inside the padded input
+    [InlineData(5, 7, 9, 3, 1, 1, 1, 1, 1, true)]
+    public unsafe void Average_pool_matches_the_nchw_kernel(int c, int h, int w, int k, int stride, int padTop, int padLeft,
+        int padBottom, int padRight, bool countIncludePad)
+    {
+        var g = new Conv2dGeometry(2, c, h, w, c, k, k, stride, stride, padTop, padLeft, padBottom, padRight);
+        var rng = new Random(c + h + k);
+        var x = new float[2 * c * h * w];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
+        int p = g.OutH * g.OutW;
+        var expected = new float[2 * c * p];
+        Pool2dKernel.AvgForward<float>(g, countIncludePad, x, expected);
+        int cb = NchwcConv.Blocks(c);
+        var xb = new float[2 * cb * h * w * 16];
+        var yb = new float[2 * cb * p * 16];
+        var y = new float[expected.Length];
+        fixed (float* px = x, pxb = xb, pyb = yb, py = y)
+        {
+            NchwcConv.ToBlocked(px, 2, c, h * w, pxb);
+            NchwcPool.AverageForward(g, countIncludePad, pxb, pyb);
+            NchwcConv.FromBlocked(pyb, 2, c, p, py);
+        }
+        Assert.Equal(expected, y);   // same windows, same summation order
     }
 
     [Fact]

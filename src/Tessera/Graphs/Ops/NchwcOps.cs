@@ -193,6 +193,62 @@ public sealed class NchwcMaxPoolOp(int channels, int[] kernel, Window2d window) 
     }
 }
 
+/// <summary>Average pooling of a blocked tensor (ONNX AveragePool's windows and divisors, as <see cref="Pool2dOp"/>).</summary>
+public sealed class NchwcAveragePoolOp(int channels, int[] kernel, Window2d window, bool countIncludePad) : Operation
+{
+    public int Channels { get; } = channels;
+    public override string Name => "NchwcAvgPool";
+
+    public override TensorType InferType(ReadOnlySpan<TensorType> inputs)
+    {
+        ExpectInputs(inputs, 1);
+        NchwcShapes.ExpectFloat32(Name, inputs[0]);
+        var y = window.OutputShape(Name, NchwcShapes.Logical(Name, inputs[0].Shape, Channels), Channels, kernel[0], kernel[1]);
+        return new TensorType(DType.Float32, NchwcShapes.Blocked(y[0], Channels, y[2], y[3]));
+    }
+
+    public override unsafe void Forward(ReadOnlySpan<Tensor> inputs, Tensor output)
+    {
+        var x = inputs[0].Contiguous();
+        var geo = window.Geometry(NchwcShapes.Logical(Name, x.ShapeArray(), Channels), Channels, kernel[0], kernel[1]);
+        fixed (float* px = x.AsSpan<float>(), py = output.AsSpan<float>())
+            NchwcPool.AverageForward(geo, countIncludePad, px, py);
+    }
+}
+
+/// <summary>
+/// x·scale + shift with per-channel constants on a blocked tensor (inputs: x, scale, shift; the constants blocked
+/// [1, ⌈C/16⌉, 1, 1, 16]): a Mul and an Add in one pass. Fused multiply-add, so it may differ from the two ops by
+/// one rounding.
+/// </summary>
+public sealed class NchwcChannelAffineOp(int channels) : Operation
+{
+    public int Channels { get; } = channels;
+    public override string Name => "NchwcChannelAffine";
+
+    public override TensorType InferType(ReadOnlySpan<TensorType> inputs)
+    {
+        ExpectInputs(inputs, 3);
+        NchwcShapes.ExpectFloat32(Name, inputs[0]);
+        var x = NchwcShapes.Logical(Name, inputs[0].Shape, Channels);
+        var perChannel = NchwcShapes.Blocked(1, Channels, 1, 1);
+        for (int i = 1; i < 3; i++)
+            if (!inputs[i].Shape.AsSpan().SequenceEqual(perChannel))
+                throw new ShapeMismatchException(Name, $"input {i} must be blocked per-channel {ShapeMath.Format(perChannel)}, got {ShapeMath.Format(inputs[i].Shape)}");
+        return new TensorType(DType.Float32, NchwcShapes.Blocked(x[0], Channels, x[2], x[3]));
+    }
+
+    public override unsafe void Forward(ReadOnlySpan<Tensor> inputs, Tensor output)
+    {
+        var x = inputs[0].Contiguous();
+        var sh = x.ShapeArray();
+        var scale = inputs[1].Contiguous();
+        var shift = inputs[2].Contiguous();
+        fixed (float* px = x.AsSpan<float>(), ps = scale.AsSpan<float>(), pt = shift.AsSpan<float>(), py = output.AsSpan<float>())
+            NchwcPool.ChannelAffine(px, ps, pt, py, sh[0], sh[1], sh[2] * sh[3]);
+    }
+}
+
 /// <summary>Mean over H and W of a blocked tensor: [N, C, 1, 1] with keepDims, else [N, C].</summary>
 public sealed class NchwcGlobalAveragePoolOp(int channels, bool keepDims) : Operation
 {
