@@ -169,3 +169,59 @@ public class OnnxFusionTests
                 $"element {i}: {actual[i]} vs expected {expected[i]} (tolerance {tol} relative to max |expected| {scale})");
     }
 }
+
+/// <summary>
+/// PyTorch's export of avg_pool2d(padding=1) — Pad with zeros, then AveragePool without padding — imported as one
+/// pooling of the unpadded input that counts the padding: same values (checked by hand), no Pad op run, and the
+/// pattern left alone when the pad value is not zero.
+/// </summary>
+public class OnnxPadThenAveragePoolTests
+{
+    private static ModelProto PadPool(float padValue)
+    {
+        var g = new GraphProto { Name = "padpool" };
+        g.Input.Add(Value("x", TensorProto.Types.DataType.Float, 1, 2, 5, 4));
+        g.Output.Add(Value("y", TensorProto.Types.DataType.Float, 1, 2, 5, 4));
+        g.Initializer.Add(OnnxTensors.FromTensor(Tensor.FromArray(new long[] { 0, 0, 1, 1, 0, 0, 1, 1 }, 8), "pads"));
+        g.Initializer.Add(OnnxTensors.FromTensor(Tensor.FromArray(new float[] { padValue }, 1), "value"));
+        g.Node.Add(new NodeProto { OpType = "Pad", Name = "pad", Input = { "x", "pads", "value" }, Output = { "xp" } });
+        var pool = new NodeProto { OpType = "AveragePool", Name = "pool", Input = { "xp" }, Output = { "y" } };
+        pool.Attribute.Add(new AttributeProto { Name = "kernel_shape", Type = AttributeProto.Types.AttributeType.Ints, Ints = { 3, 3 } });
+        g.Node.Add(pool);
+        var m = new ModelProto { IrVersion = 8, Graph = g, ProducerName = "tessera-tests" };
+        m.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = 13 });
+        return m;
+    }
+
+    [Theory]
+    [InlineData(0f)]
+    [InlineData(2f)]
+    public void Values_are_the_zero_padded_averages(float padValue)
+    {
+        var x = Tensor.RandomNormal(3, DType.Float32, 0, 1, 1, 2, 5, 4);
+        var xs = x.ToArray<float>();
+        var expected = new float[2 * 5 * 4];
+        for (int c = 0; c < 2; c++)
+            for (int i = 0; i < 5; i++)
+                for (int j = 0; j < 4; j++)
+                {
+                    float sum = 0;
+                    for (int di = -1; di <= 1; di++)
+                        for (int dj = -1; dj <= 1; dj++)
+                        {
+                            int r = i + di, q = j + dj;
+                            sum += r is >= 0 and < 5 && q is >= 0 and < 4 ? xs[(c * 5 + r) * 4 + q] : padValue;
+                        }
+                    expected[(c * 5 + i) * 4 + j] = sum / 9;
+                }
+        var m = PadPool(padValue);
+        using var model = OnnxModel.Load(m.ToByteArray());
+        AssertClose(expected, model.Run(new Dictionary<string, Tensor> { ["x"] = x })["y"].ToArray<float>());
+
+        var imported = OnnxImporter.Import(m, OnnxImporter.ReadInitializers(m, null), null);
+        var reached = new HashSet<Graphs.Node>();
+        var stack = new Stack<Graphs.Node>(imported.Outputs);
+        while (stack.Count > 0) { var n = stack.Pop(); if (reached.Add(n)) foreach (var i in n.Inputs) stack.Push(i); }
+        Assert.Equal(padValue != 0, reached.Any(n => n.Operation is Graphs.PadModeOp));
+    }
+}

@@ -265,6 +265,16 @@ public static partial class OnnxOperators
         var pads = WindowPads(c, x.Shape[2..], kernel, strides, dil);
         bool ceil = c.Int("ceil_mode", 0) != 0;
         bool includePad = c.Int("count_include_pad", 0) != 0;
+        if (!max && spatialRank == 2 && !ceil && pads.All(p => p == 0) && dil.All(d => d == 1) && !c.WantsOutput(1)
+            && x.Operation is PadModeOp { Mode: PadMode.Constant, Value: 0, Pads: [0, 0, >= 0, >= 0, 0, 0, >= 0, >= 0] } zeroPad)
+        {
+            // PyTorch exports avg_pool2d(padding=p) (count_include_pad) as Pad with zeros, then AveragePool without
+            // padding: the same averages as pooling the unpadded input with pads p, counting them, and no copy.
+            var pp = zeroPad.Pads;
+            x = x.Inputs[0];
+            pads = [(int)pp[2], (int)pp[3], (int)pp[6], (int)pp[7]];
+            includePad = true;
+        }
         var window = new WindowNd(kernel, strides, pads, dil, ceil);
         if (c.WantsOutput(1))
         {
