@@ -150,6 +150,8 @@ public static class InferenceFusion
                         return BuildLinear(g, linear with { Bias = columnBias }, ConvEpilogue.None);
                 }
                 break;
+            case MulOp when ins.Length == 2 && SiluInput(ins, singleUse) is { } siluInput:
+                return g.Apply(new FusedSiluOp(), siluInput);
             case MulOp when GeluInput(ins, singleUse) is { } geluInput:
                 // GELU of a linear layer (a transformer's feed-forward): in the product's epilogue when the GELU
                 // pattern is the product's only reader and the rows keep erf's vector lanes (n a multiple of 8).
@@ -236,6 +238,16 @@ public static class InferenceFusion
     /// operands of the last Mul — and the intermediate values have no other use; else null. Any other constant (a
     /// Div by 2, an Add of 0.5) leaves the ops alone: <see cref="FusedGeluOp"/> computes exactly this function.
     /// </summary>
+    /// <summary>x of Mul(x, Sigmoid(x)) (either order) when the Sigmoid has no other reader; else null.</summary>
+    private static Node? SiluInput(Node[] ins, HashSet<Node> singleUse)
+    {
+        for (int i = 0; i < 2; i++)
+            if (ins[i].Operation is SigmoidOp && singleUse.Contains(ins[i]) && ins[i].Inputs[0] == ins[1 - i]
+                && ins[i].DType is DType.Float32 or DType.Float64)
+                return ins[1 - i];
+        return null;
+    }
+
     private static Node? GeluInput(Node[] ins, HashSet<Node> singleUse)
     {
         for (int i = 0; i < 2; i++)

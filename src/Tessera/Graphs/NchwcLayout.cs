@@ -129,6 +129,9 @@ public static class NchwcLayout
                 case AddOp when ChannelBinary(node) is { } channels && ChannelAffine(node, channels) is { } affine:
                     _blocked[node] = (affine, channels);
                     return;
+                case MulOp when ChannelBinary(node) is { } channels && ChannelScale(node, channels) is { } scaled:
+                    _blocked[node] = (scaled, channels);
+                    return;
                 case AddOp or SubOp or MulOp when ChannelBinary(node) is { } channels:
                     _blocked[node] = (Graph.Apply(node.Operation!, ChannelOperand(ins[0], channels), ChannelOperand(ins[1], channels)), channels);
                     return;
@@ -219,6 +222,22 @@ public static class NchwcLayout
             if (!PerChannelConstant(scale, channels) || !_blocked.TryGetValue(x, out var bx) || x.Rank != 4 || !x.Shape.AsSpan().SequenceEqual(add.Shape))
                 return null;
             return Graph.Apply(new NchwcChannelAffineOp(channels), bx.Node, ChannelOperand(scale, channels), ChannelOperand(shift, channels));
+        }
+
+        /// <summary>
+        /// Mul of a full-size blocked x by a per-channel value ([N or 1, C, 1, 1]: a squeeze-and-excitation gate, a
+        /// constant scale) → <see cref="NchwcChannelScaleOp"/>; else null. The Mul of an Add(Mul, shift) pair is
+        /// built too but left unused when the Add becomes a channel affine.
+        /// </summary>
+        private Node? ChannelScale(Node mul, int channels)
+        {
+            foreach (var (x, s) in new[] { (mul.Inputs[0], mul.Inputs[1]), (mul.Inputs[1], mul.Inputs[0]) })
+            {
+                if (!_blocked.TryGetValue(x, out var bx) || x.Rank != 4 || !x.Shape.AsSpan().SequenceEqual(mul.Shape)) continue;
+                if (Rank4(s) is not { } ss || ss[1] != channels || ss[2] != 1 || ss[3] != 1) continue;
+                return Graph.Apply(new NchwcChannelScaleOp(channels), bx.Node, ChannelOperand(s, channels));
+            }
+            return null;
         }
 
         private static bool PerChannelConstant(Node n, int channels) =>

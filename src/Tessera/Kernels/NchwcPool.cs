@@ -88,6 +88,22 @@ public static unsafe class NchwcPool
         });
     }
 
+    /// <summary>
+    /// y = x·scale per channel on x [N, ⌈C/16⌉, HW, 16] with scale [N or 1, ⌈C/16⌉, 16] (a squeeze-and-excitation
+    /// gate, computed per image; <paramref name="scalePerImage"/> false when one scale serves every image).
+    /// </summary>
+    public static void ChannelScale(float* x, float* scale, bool scalePerImage, float* y, int n, int blocks, int hw)
+    {
+        nint ax = (nint)x, ay = (nint)y, ascale = (nint)scale;
+        Conv2dKernel.For(n * blocks, (long)hw * B, plane =>
+        {
+            int sp = scalePerImage ? plane : plane % blocks;
+            var s = Vector512.Load((float*)ascale + (long)sp * B);
+            float* xp = (float*)ax + (long)plane * hw * B, yp = (float*)ay + (long)plane * hw * B;
+            for (int q = 0; q < hw; q++) (Vector512.Load(xp + (long)q * B) * s).Store(yp + (long)q * B);
+        });
+    }
+
     /// <summary>Mean over H·W of x [N, ⌈C/16⌉, H, W, 16] into y [N, C] (padding channels dropped).</summary>
     public static void GlobalAverage(float* x, int n, int c, int hw, float* y)
     {

@@ -105,6 +105,23 @@ public class InferenceFusionTests
         Assert.IsType<ReluOp>(map[r2].Operation);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Silu_is_one_step_unless_the_sigmoid_is_read_elsewhere(bool sigmoidReadElsewhere)
+    {
+        var g = new Graph();
+        var x = g.Input(DType.Float32, [-1, 4097], "x");   // a chunk and a bit: both paths of the chunked loop
+        var s = Sigmoid(x);
+        var silu = Mul(s, x);
+        var y = sigmoidReadElsewhere ? Add(silu, s) : silu;
+        var input = Tensor.RandomNormal(9, DType.Float32, 0, 3, 3, 4097);
+        var (plain, fused, ops) = RunBoth(g, x, y, input);
+        AssertClose(plain, fused, 1e-6);
+        Assert.Equal(!sigmoidReadElsewhere, ops.Contains("Silu"));
+        Assert.Equal(sigmoidReadElsewhere, ops.Contains("Sigmoid"));
+    }
+
     [Fact]
     public void Copies_of_a_fused_graph_share_one_packing_of_constant_weights()
     {
