@@ -168,13 +168,12 @@ public sealed class NchwcConv2dOp(Window2d window, NchwcWeights weights, bool ha
         NchwcConv.Forward(geo, Weights, x, residual, epilogue, y);
 }
 
-/// <summary>Max pooling of a blocked tensor of <c>channels</c> channels (ONNX MaxPool semantics: padding never wins).</summary>
-public sealed class NchwcMaxPoolOp(int channels, int[] kernel, Window2d window) : Operation
+/// <summary>Pooling of a blocked tensor: the shape rule and geometry shared by max and average pooling.</summary>
+public abstract class NchwcPoolOpBase(int channels, int[] kernel, Window2d window) : Operation
 {
     public int Channels { get; } = channels;
     public int[] Kernel { get; } = kernel;
     public Window2d Window { get; } = window;
-    public override string Name => "NchwcMaxPool";
 
     public override TensorType InferType(ReadOnlySpan<TensorType> inputs)
     {
@@ -189,31 +188,25 @@ public sealed class NchwcMaxPoolOp(int channels, int[] kernel, Window2d window) 
         var x = inputs[0].Contiguous();
         var geo = Window.Geometry(NchwcShapes.Logical(Name, x.ShapeArray(), Channels), Channels, Kernel[0], Kernel[1]);
         fixed (float* px = x.AsSpan<float>(), py = output.AsSpan<float>())
-            NchwcPool.MaxForward(geo, px, py);
+            Pool(geo, px, py);
     }
+
+    protected abstract unsafe void Pool(in Conv2dGeometry geo, float* x, float* y);
+}
+
+/// <summary>Max pooling of a blocked tensor (padding never wins, as ONNX MaxPool).</summary>
+public sealed class NchwcMaxPoolOp(int channels, int[] kernel, Window2d window) : NchwcPoolOpBase(channels, kernel, window)
+{
+    public override string Name => "NchwcMaxPool";
+    protected override unsafe void Pool(in Conv2dGeometry geo, float* x, float* y) => NchwcPool.MaxForward(geo, x, y);
 }
 
 /// <summary>Average pooling of a blocked tensor (ONNX AveragePool's windows and divisors, as <see cref="Pool2dOp"/>).</summary>
-public sealed class NchwcAveragePoolOp(int channels, int[] kernel, Window2d window, bool countIncludePad) : Operation
+public sealed class NchwcAveragePoolOp(int channels, int[] kernel, Window2d window, bool countIncludePad)
+    : NchwcPoolOpBase(channels, kernel, window)
 {
-    public int Channels { get; } = channels;
     public override string Name => "NchwcAvgPool";
-
-    public override TensorType InferType(ReadOnlySpan<TensorType> inputs)
-    {
-        ExpectInputs(inputs, 1);
-        NchwcShapes.ExpectFloat32(Name, inputs[0]);
-        var y = window.OutputShape(Name, NchwcShapes.Logical(Name, inputs[0].Shape, Channels), Channels, kernel[0], kernel[1]);
-        return new TensorType(DType.Float32, NchwcShapes.Blocked(y[0], Channels, y[2], y[3]));
-    }
-
-    public override unsafe void Forward(ReadOnlySpan<Tensor> inputs, Tensor output)
-    {
-        var x = inputs[0].Contiguous();
-        var geo = window.Geometry(NchwcShapes.Logical(Name, x.ShapeArray(), Channels), Channels, kernel[0], kernel[1]);
-        fixed (float* px = x.AsSpan<float>(), py = output.AsSpan<float>())
-            NchwcPool.AverageForward(geo, countIncludePad, px, py);
-    }
+    protected override unsafe void Pool(in Conv2dGeometry geo, float* x, float* y) => NchwcPool.AverageForward(geo, countIncludePad, x, y);
 }
 
 /// <summary>
