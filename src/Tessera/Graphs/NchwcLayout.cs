@@ -221,12 +221,12 @@ public static class NchwcLayout
             var (x, scale) = PerChannelConstant(m.Inputs[1], channels) ? (m.Inputs[0], m.Inputs[1]) : (m.Inputs[1], m.Inputs[0]);
             if (!PerChannelConstant(scale, channels) || !_blocked.TryGetValue(x, out var bx) || x.Rank != 4 || !x.Shape.AsSpan().SequenceEqual(add.Shape))
                 return null;
-            return Graph.Apply(new NchwcChannelAffineOp(channels), bx.Node, ChannelOperand(scale, channels), ChannelOperand(shift, channels));
+            return Graph.Apply(new NchwcChannelAffineOp(channels, hasShift: true), bx.Node, ChannelOperand(scale, channels), ChannelOperand(shift, channels));
         }
 
         /// <summary>
         /// Mul of a full-size blocked x by a per-channel value ([N or 1, C, 1, 1]: a squeeze-and-excitation gate, a
-        /// constant scale) → <see cref="NchwcChannelScaleOp"/>; else null. The Mul of an Add(Mul, shift) pair is
+        /// constant scale) → <see cref="NchwcChannelAffineOp"/> without a shift; else null. The Mul of an Add(Mul, shift) pair is
         /// built too but left unused when the Add becomes a channel affine.
         /// </summary>
         private Node? ChannelScale(Node mul, int channels)
@@ -235,7 +235,7 @@ public static class NchwcLayout
             {
                 if (!_blocked.TryGetValue(x, out var bx) || x.Rank != 4 || !x.Shape.AsSpan().SequenceEqual(mul.Shape)) continue;
                 if (Rank4(s) is not { } ss || ss[1] != channels || ss[2] != 1 || ss[3] != 1) continue;
-                return Graph.Apply(new NchwcChannelScaleOp(channels), bx.Node, ChannelOperand(s, channels));
+                return Graph.Apply(new NchwcChannelAffineOp(channels, hasShift: false), bx.Node, ChannelOperand(s, channels));
             }
             return null;
         }

@@ -71,36 +71,26 @@ public static unsafe class NchwcPool
     }
 
     /// <summary>
-    /// y = x·scale + shift per channel on x [N, ⌈C/16⌉, HW, 16], scale and shift blocked [⌈C/16⌉·16] (padding
-    /// channels zero, so they stay zero): an inference batch norm that no convolution could absorb (densenet's
-    /// pre-activations), one fused multiply-add per 16 channels of a pixel.
+    /// y = x·scale (+ shift) per channel on x [N, ⌈C/16⌉, HW, 16]; scale [N or 1, ⌈C/16⌉, 16] (a squeeze-and-excitation
+    /// gate is per image: <paramref name="scalePerImage"/>), shift null or [⌈C/16⌉, 16]. Padding channels of scale and
+    /// shift are zero, so they stay zero. With a shift one fused multiply-add per 16 channels of a pixel (an
+    /// inference batch norm no convolution absorbed), without one a plain multiply (the Mul op's product).
     /// </summary>
-    public static void ChannelAffine(float* x, float* scale, float* shift, float* y, int n, int blocks, int hw)
+    public static void ChannelAffine(float* x, float* scale, bool scalePerImage, float* shift, float* y, int n, int blocks, int hw)
     {
         nint ax = (nint)x, ay = (nint)y, ascale = (nint)scale, ashift = (nint)shift;
         Conv2dKernel.For(n * blocks, (long)hw * B, plane =>
         {
             int b = plane % blocks;
-            var s = Vector512.Load((float*)ascale + b * B);
+            var s = Vector512.Load((float*)ascale + (long)(scalePerImage ? plane : b) * B);
+            float* xp = (float*)ax + (long)plane * hw * B, yp = (float*)ay + (long)plane * hw * B;
+            if (ashift == 0)
+            {
+                for (int q = 0; q < hw; q++) (Vector512.Load(xp + (long)q * B) * s).Store(yp + (long)q * B);
+                return;
+            }
             var t = Vector512.Load((float*)ashift + b * B);
-            float* xp = (float*)ax + (long)plane * hw * B, yp = (float*)ay + (long)plane * hw * B;
             for (int q = 0; q < hw; q++) Vector512.FusedMultiplyAdd(Vector512.Load(xp + (long)q * B), s, t).Store(yp + (long)q * B);
-        });
-    }
-
-    /// <summary>
-    /// y = x·scale per channel on x [N, ⌈C/16⌉, HW, 16] with scale [N or 1, ⌈C/16⌉, 16] (a squeeze-and-excitation
-    /// gate, computed per image; <paramref name="scalePerImage"/> false when one scale serves every image).
-    /// </summary>
-    public static void ChannelScale(float* x, float* scale, bool scalePerImage, float* y, int n, int blocks, int hw)
-    {
-        nint ax = (nint)x, ay = (nint)y, ascale = (nint)scale;
-        Conv2dKernel.For(n * blocks, (long)hw * B, plane =>
-        {
-            int sp = scalePerImage ? plane : plane % blocks;
-            var s = Vector512.Load((float*)ascale + (long)sp * B);
-            float* xp = (float*)ax + (long)plane * hw * B, yp = (float*)ay + (long)plane * hw * B;
-            for (int q = 0; q < hw; q++) (Vector512.Load(xp + (long)q * B) * s).Store(yp + (long)q * B);
         });
     }
 

@@ -210,56 +210,28 @@ public sealed class NchwcAveragePoolOp(int channels, int[] kernel, Window2d wind
 }
 
 /// <summary>
-/// x·scale + shift with per-channel constants on a blocked tensor (inputs: x, scale, shift; the constants blocked
-/// [1, ⌈C/16⌉, 1, 1, 16]): a Mul and an Add in one pass. Fused multiply-add, so it may differ from the two ops by
-/// one rounding.
+/// x·scale (+ shift) per channel on a blocked tensor. Inputs: x [N, ⌈C/16⌉, H, W, 16], scale [N or 1, ⌈C/16⌉, 1, 1, 16]
+/// (a squeeze-and-excitation gate, a constant scale), with <paramref name="hasShift"/> a constant shift [1, ⌈C/16⌉, 1, 1, 16].
+/// One vector multiply (or fused multiply-add, which may differ from Mul then Add by one rounding) per pixel, where
+/// the elementwise ops would walk the broadcast 16 values at a time.
 /// </summary>
-public sealed class NchwcChannelAffineOp(int channels) : Operation
+public sealed class NchwcChannelAffineOp(int channels, bool hasShift) : Operation
 {
     public int Channels { get; } = channels;
-    public override string Name => "NchwcChannelAffine";
+    public bool HasShift { get; } = hasShift;
+    public override string Name => HasShift ? "NchwcChannelAffine" : "NchwcChannelScale";
 
     public override TensorType InferType(ReadOnlySpan<TensorType> inputs)
     {
-        ExpectInputs(inputs, 3);
-        NchwcShapes.ExpectFloat32(Name, inputs[0]);
-        var x = NchwcShapes.Logical(Name, inputs[0].Shape, Channels);
-        var perChannel = NchwcShapes.Blocked(1, Channels, 1, 1);
-        for (int i = 1; i < 3; i++)
-            if (!inputs[i].Shape.AsSpan().SequenceEqual(perChannel))
-                throw new ShapeMismatchException(Name, $"input {i} must be blocked per-channel {ShapeMath.Format(perChannel)}, got {ShapeMath.Format(inputs[i].Shape)}");
-        return new TensorType(DType.Float32, NchwcShapes.Blocked(x[0], Channels, x[2], x[3]));
-    }
-
-    public override unsafe void Forward(ReadOnlySpan<Tensor> inputs, Tensor output)
-    {
-        var x = inputs[0].Contiguous();
-        var sh = x.ShapeArray();
-        var scale = inputs[1].Contiguous();
-        var shift = inputs[2].Contiguous();
-        fixed (float* px = x.AsSpan<float>(), ps = scale.AsSpan<float>(), pt = shift.AsSpan<float>(), py = output.AsSpan<float>())
-            NchwcPool.ChannelAffine(px, ps, pt, py, sh[0], sh[1], sh[2] * sh[3]);
-    }
-}
-
-/// <summary>
-/// x·scale on a blocked tensor with a per-channel scale (inputs: x [N, ⌈C/16⌉, H, W, 16], scale [N or 1, ⌈C/16⌉, 1, 1, 16]):
-/// a squeeze-and-excitation gate or a constant channel scale in one vector multiply per pixel, where the
-/// elementwise Mul would walk the broadcast 16 values at a time. Same products as the Mul.
-/// </summary>
-public sealed class NchwcChannelScaleOp(int channels) : Operation
-{
-    public int Channels { get; } = channels;
-    public override string Name => "NchwcChannelScale";
-
-    public override TensorType InferType(ReadOnlySpan<TensorType> inputs)
-    {
-        ExpectInputs(inputs, 2);
+        ExpectInputs(inputs, HasShift ? 3 : 2);
         NchwcShapes.ExpectFloat32(Name, inputs[0]);
         var x = NchwcShapes.Logical(Name, inputs[0].Shape, Channels);
         var s = NchwcShapes.Logical(Name, inputs[1].Shape, Channels);
         if (s[2] != 1 || s[3] != 1 || !(s[0] == 1 || s[0] == x[0]))
             throw new ShapeMismatchException(Name, $"scale {ShapeMath.Format(s)} must be [1 or {x[0]}, {Channels}, 1, 1] for x {ShapeMath.Format(x)}");
+        var perChannel = NchwcShapes.Blocked(1, Channels, 1, 1);
+        if (HasShift && !inputs[2].Shape.AsSpan().SequenceEqual(perChannel))
+            throw new ShapeMismatchException(Name, $"the shift must be blocked per-channel {ShapeMath.Format(perChannel)}, got {ShapeMath.Format(inputs[2].Shape)}");
         return new TensorType(DType.Float32, NchwcShapes.Blocked(x[0], Channels, x[2], x[3]));
     }
 
@@ -267,11 +239,12 @@ public sealed class NchwcChannelScaleOp(int channels) : Operation
     {
         var x = inputs[0].Contiguous();
         var scale = inputs[1].Contiguous();
+        var shift = HasShift ? inputs[2].Contiguous() : null;
         var sh = x.ShapeArray();
         if (scale.Shape[0] != 1 && scale.Shape[0] != sh[0])
             throw new ShapeMismatchException(Name, $"scale {scale.ShapeString} does not match x {x.ShapeString}");
-        fixed (float* px = x.AsSpan<float>(), ps = scale.AsSpan<float>(), py = output.AsSpan<float>())
-            NchwcPool.ChannelScale(px, ps, scale.Shape[0] != 1 || sh[0] == 1, py, sh[0], sh[1], sh[2] * sh[3]);
+        fixed (float* px = x.AsSpan<float>(), ps = scale.AsSpan<float>(), pt = shift is null ? default : shift.AsSpan<float>(), py = output.AsSpan<float>())
+            NchwcPool.ChannelAffine(px, ps, scale.Shape[0] != 1 || sh[0] == 1, shift is null ? null : pt, py, sh[0], sh[1], sh[2] * sh[3]);
     }
 }
 
